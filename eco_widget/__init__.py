@@ -1,1 +1,64 @@
-"""eco_widget: short videos from text with Wan2.1 T2V 1.3B through the Ecohash video API."""
+"""eco_widget: short videos from text with Wan2.1 T2V 1.3B through the Ecohash video API.
+
+>>> import eco_widget                                           # doctest: +SKIP
+>>> client = eco_widget.Client(base_url="sandbox")             # no key needed
+>>> video = client.generate("a red balloon floating over a mountain at dawn")
+>>> video.save("balloon.mp4"), video.seed
+
+Importing the package is light: the local server, numpy, PyAV and IPython load only
+when used.
+"""
+
+from ._client import DEFAULT_TIMEOUT, AsyncClient, Client
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    EcoVideoError,
+    InvalidParameterError,
+    InvalidRequestError,
+    JobFailedError,
+    JobTimeoutError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    UnexpectedResponseError,
+    VideoExpiredError,
+)
+from ._models import Job, JobError, JobStatus
+from ._params import MODEL, PARAMETERS, VideoParams
+from ._polling import PollPolicy
+from ._retry import RetryPolicy
+from ._version import __version__
+from ._video import Video
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "MODEL",
+    "PARAMETERS",
+    "APIConnectionError",
+    "APIError",
+    "AsyncClient",
+    "AuthenticationError",
+    "Client",
+    "EcoVideoError",
+    "InvalidParameterError",
+    "InvalidRequestError",
+    "Job",
+    "JobError",
+    "JobFailedError",
+    "JobStatus",
+    "JobTimeoutError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PollPolicy",
+    "RateLimitError",
+    "RetryPolicy",
+    "ServerError",
+    "UnexpectedResponseError",
+    "Video",
+    "VideoExpiredError",
+    "VideoParams",
+    "__version__",
+]

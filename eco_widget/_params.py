@@ -201,7 +201,10 @@ def validate_body(body: Any) -> VideoParams:
             )
     if body["model"] != MODEL:
         raise InvalidParameterError(
-            "model", body["model"], f'"{MODEL}"', f'model must be "{MODEL}"; got {_short(body["model"])}.'
+            "model",
+            body["model"],
+            f'"{MODEL}"',
+            f'model must be "{MODEL}"; got {_short(body["model"])}.',
         )
     prompt = check_prompt(body["prompt"])
     values: dict[str, Any] = {}

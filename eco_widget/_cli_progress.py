@@ -1,0 +1,219 @@
+"""How ``ecovideo generate`` shows a job's progress on stderr.
+
+On a terminal a tqdm bar whose description is the phase (queued, processing,
+downloading) with the elapsed time and the ETA from :class:`ProgressEstimator`, redrawn
+on each snapshot and ticking in between; elsewhere (logs, pipes) one plain line per
+phase change; with ``--quiet`` nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol, TextIO
+
+from tqdm import tqdm
+
+from ._models import Job
+from ._params import VideoParams
+from ._polling import TimingModel
+from ._progress import Phase, ProgressEstimator, ProgressInfo
+
+__all__ = ["BarDisplay", "Display", "LineDisplay", "SilentDisplay", "make_display"]
+
+Clock = Callable[[], float]
+
+_BAR_STEPS = 1000
+_TICK_SECONDS = 0.5
+_BAR_FORMAT = "{desc:<11} {percentage:3.0f}%|{bar}| {postfix}"
+
+
+class Display(Protocol):
+    """What the generate command tells its display, in order."""
+
+    def submitted(self, job: Job) -> None: ...
+    def update(self, job: Job) -> None: ...
+    def downloading(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class SilentDisplay:
+    """Shows nothing (``--quiet``)."""
+
+    def submitted(self, job: Job) -> None:
+        """Ignore the first snapshot."""
+
+    def update(self, job: Job) -> None:
+        """Ignore a snapshot."""
+
+    def downloading(self) -> None:
+        """Ignore the download's start."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class _Tracked:
+    """The estimator and the phase shared by the visible displays."""
+
+    def __init__(self, timing: TimingModel, params: VideoParams | None, clock: Clock):
+        self._clock = clock
+        self._estimator = ProgressEstimator(timing, params, started=clock())
+        self._phase_override: str | None = None
+        self.job: Job | None = None
+
+    def _observe(self, job: Job) -> None:
+        self.job = job
+        self._estimator.observe(job, self._clock())
+
+    def _info(self) -> ProgressInfo:
+        return self._estimator.info(self._clock(), phase=self._phase_override)
+
+
+class LineDisplay(_Tracked):
+    """One plain line per phase change: ``queued  vid_… seed 1234``, ``processing``,
+    ``completed in 5.2 s``, ``downloading``."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        timing: TimingModel,
+        params: VideoParams | None,
+        clock: Clock = time.monotonic,
+    ):
+        super().__init__(timing, params, clock)
+        self._stream = stream
+        self._last: str | None = None
+
+    def _say(self, line: str) -> None:
+        print(line, file=self._stream, flush=True)
+
+    def submitted(self, job: Job) -> None:
+        """Say the job is in, with its id and seed."""
+        self._observe(job)
+        self._last = job.status
+        self._say(f"{job.status}  {job.id} seed {job.seed}")
+
+    def update(self, job: Job) -> None:
+        """Say the new phase, if it changed."""
+        self._observe(job)
+        if job.status == self._last:
+            return
+        self._last = job.status
+        elapsed = self._info().elapsed
+        if job.is_completed:
+            self._say(f"completed in {elapsed:.1f} s")
+        elif job.is_failed:
+            self._say(f"failed after {elapsed:.1f} s")
+        else:
+            self._say(job.status)
+
+    def downloading(self) -> None:
+        """Say the download has started."""
+        self._phase_override = Phase.DOWNLOADING
+        self._say(Phase.DOWNLOADING)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class BarDisplay(_Tracked):
+    """A tqdm bar on a terminal, redrawn on each snapshot and every half second."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        timing: TimingModel,
+        params: VideoParams | None,
+        clock: Clock = time.monotonic,
+        *,
+        tick: float | None = _TICK_SECONDS,
+    ):
+        super().__init__(timing, params, clock)
+        self._lock = threading.Lock()
+        self._bar = tqdm(
+            total=_BAR_STEPS,
+            file=stream,
+            bar_format=_BAR_FORMAT,
+            dynamic_ncols=True,
+            leave=False,
+            desc=Phase.SUBMITTING,
+        )
+        self._stop = threading.Event()
+        self._closed = False
+        self._ticker: threading.Thread | None = None
+        self._draw()
+        if tick:
+            self._ticker = threading.Thread(target=self._tick, args=(tick,), daemon=True)
+            self._ticker.start()
+
+    def _tick(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self._draw()
+
+    def _draw(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            info = self._info()
+            self._bar.set_description_str(info.phase, refresh=False)
+            self._bar.n = max(self._bar.n, round(info.fraction * _BAR_STEPS))
+            self._bar.set_postfix_str(self._postfix(info), refresh=False)
+            self._bar.refresh()
+
+    def _postfix(self, info: ProgressInfo) -> str:
+        parts = [self.job.id] if self.job is not None else []
+        parts.append(f"{tqdm.format_interval(info.elapsed)} elapsed")
+        if info.eta is not None and info.phase not in (Phase.COMPLETED, Phase.DOWNLOADING):
+            parts.append(f"ETA ~{tqdm.format_interval(info.eta)}")
+        return ", ".join(parts)
+
+    def submitted(self, job: Job) -> None:
+        """Show the job's first snapshot."""
+        self.update(job)
+
+    def update(self, job: Job) -> None:
+        """Show a new snapshot."""
+        with self._lock:
+            self._observe(job)
+        self._draw()
+
+    def downloading(self) -> None:
+        """Show the download phase."""
+        with self._lock:
+            self._phase_override = Phase.DOWNLOADING
+        self._draw()
+
+    def close(self) -> None:
+        """Stop the ticker and remove the bar."""
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+            self._ticker = None
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._bar.close()
+
+
+def make_display(
+    stream: TextIO,
+    timing: TimingModel,
+    params: VideoParams | None,
+    *,
+    quiet: bool = False,
+) -> Display:
+    """The display for ``stream``: silent, a bar on a terminal, else plain lines."""
+    if quiet:
+        return SilentDisplay()
+    if _is_terminal(stream):
+        return BarDisplay(stream, timing, params)
+    return LineDisplay(stream, timing, params)
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,66 @@
+"""Where requests go and with which key: arguments, then the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from ._exceptions import AuthenticationError, InvalidParameterError
+from ._polling import PollPolicy
+
+__all__ = ["DEFAULT_BASE_URL", "SANDBOX", "Settings", "resolve_settings"]
+
+DEFAULT_BASE_URL = "https://api.ecohash.com"
+SANDBOX = "sandbox"
+API_KEY_ENV = "ECOHASH_API_KEY"
+BASE_URL_ENV = "ECOHASH_BASE_URL"
+
+_NO_KEY = (
+    "No API key for {base_url}. Pass Client(api_key='eco_…') or set the "
+    f"{API_KEY_ENV} environment variable. To try eco_widget without a key, use the local "
+    f"sandbox: Client(base_url='sandbox'), or set {BASE_URL_ENV}=sandbox."
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A resolved configuration. The key is kept out of ``repr``."""
+
+    base_url: str
+    api_key: str | None = field(repr=False)
+    poll_policy: PollPolicy | None = None
+    is_sandbox: bool = False
+
+
+def resolve_settings(api_key: str | None = None, base_url: str | None = None) -> Settings:
+    """Resolve the key and base URL: arguments first, then ``ECOHASH_API_KEY`` and
+    ``ECOHASH_BASE_URL``, then the public service. ``"sandbox"`` starts (once per process)
+    the local server and uses its key.
+
+    Raises :class:`AuthenticationError` when a real server has no key, before any
+    request is made.
+    """
+    base = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).strip()
+    if base.lower() == SANDBOX:
+        from ._sandbox import get_sandbox
+
+        sandbox = get_sandbox()
+        return Settings(sandbox.url, sandbox.api_key, sandbox.poll_policy, is_sandbox=True)
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidParameterError(
+            "base_url",
+            base,
+            "an http(s) URL such as 'https://api.ecohash.com', or 'sandbox'",
+        )
+    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+    key = key.strip() if isinstance(key, str) else None
+    if not key:
+        raise AuthenticationError(_NO_KEY.format(base_url=base.rstrip("/")))
+    if any(ord(char) < 0x21 or ord(char) > 0x7E for char in key):
+        raise AuthenticationError(
+            "The API key contains spaces or characters that cannot be sent in a header; "
+            "copy it again from your account page."
+        )
+    return Settings(base.rstrip("/"), key)

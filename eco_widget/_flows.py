@@ -1,0 +1,319 @@
+"""The client's decisions, as generators that yield steps and get replies.
+
+Each flow yields :mod:`._protocol` steps (send this request, stream that body, sleep
+this long, tell the caller) and receives the shell's reply: the response, or the
+transport error thrown back into it. ``Client`` drives them with blocking calls and
+``AsyncClient`` with awaits; the retry, polling and download logic lives here once.
+Tests drive them by hand with a fake clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    InvalidParameterError,
+    JobFailedError,
+    JobTimeoutError,
+    RateLimitError,
+    ServerError,
+    VideoExpiredError,
+)
+from ._models import Job
+from ._params import VideoParams
+from ._polling import PollSchedule, TimingModel
+from ._protocol import (
+    Endpoint,
+    Notify,
+    Send,
+    Sleep,
+    Step,
+    Stream,
+    UpdateCallback,
+    error_from_response,
+    job_from_response,
+    log_response,
+    retry_after_seconds,
+)
+from ._retry import RetryPolicy
+from ._sinks import FileSink, MemorySink
+
+__all__ = [
+    "Flow",
+    "Runtime",
+    "download_flow",
+    "generate_flow",
+    "get_flow",
+    "submit_flow",
+    "wait_flow",
+]
+
+T = TypeVar("T")
+Flow = Generator[Step, Any, T]
+
+# Errors that mean the request never left this machine: safe to send again, even a submit.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Errors that no retry can mend.
+_HOPELESS = (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.TooManyRedirects)
+# Errors a wait rides out until its deadline.
+_TRANSIENT = (APIConnectionError, ServerError, RateLimitError)
+
+
+@dataclass
+class Runtime:
+    """What the flows of one client share: where to send, how to retry, what was learned
+    of the server's timings, and the clocks (monotonic for intervals and deadlines,
+    wall time for ``Retry-After`` dates and job timestamps)."""
+
+    endpoint: Endpoint
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timing: TimingModel = field(default_factory=TimingModel)
+    clock: Callable[[], float] = time.monotonic
+    wall: Callable[[], float] = time.time
+
+
+def _connection_error(exc: httpx.RequestError) -> APIConnectionError:
+    reached = not isinstance(exc, _NOT_SENT)
+    url = exc.request.url.copy_with(query=None) if _has_request(exc) else None
+    where = f" to {url}" if url is not None else ""
+    detail = str(exc) or type(exc).__name__
+    return APIConnectionError(
+        f"request{where} failed: {type(exc).__name__}: {detail}",
+        may_have_reached_server=reached,
+    )
+
+
+def _has_request(exc: httpx.RequestError) -> bool:
+    try:
+        exc.request  # noqa: B018 - raises RuntimeError when unset
+    except RuntimeError:
+        return False
+    return True
+
+
+def _time_left(rt: Runtime, deadline: float | None, delay: float) -> bool:
+    return deadline is None or rt.clock() + delay < deadline
+
+
+def request_flow(
+    rt: Runtime,
+    build: Callable[[], httpx.Request],
+    *,
+    idempotent: bool,
+    deadline: float | None = None,
+) -> Flow[httpx.Response]:
+    """Send a request until it succeeds, retrying what the policy allows.
+
+    Reads (``idempotent``) are retried on connection errors and retryable statuses. A
+    submit is retried only when the connection could not be opened; once it may have
+    reached the server it is never sent again.
+    """
+    policy = rt.retry
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            response = yield Send(build())
+        except httpx.RequestError as exc:
+            sent = not isinstance(exc, _NOT_SENT)
+            delay = policy.backoff(attempt)
+            if (
+                not isinstance(exc, _HOPELESS)
+                and (idempotent or not sent)
+                and attempt < policy.max_attempts
+                and _time_left(rt, deadline, delay)
+            ):
+                yield Sleep(delay)
+                continue
+            raise _connection_error(exc) from exc
+        log_response(response)
+        if response.is_success:
+            return response
+        if idempotent and policy.should_retry_status(response.status_code):
+            retry_after = retry_after_seconds(response, now=rt.wall())
+            delay = policy.backoff(attempt, retry_after)
+            if attempt < policy.max_attempts and _time_left(rt, deadline, delay):
+                yield Sleep(delay)
+                continue
+        raise error_from_response(response, now=rt.wall())
+
+
+def submit_flow(rt: Runtime, params: VideoParams) -> Flow[Job]:
+    """Submit a job (drawing a seed first when none is given)."""
+    params = params.with_seed()
+    response = yield from request_flow(rt, lambda: rt.endpoint.submit(params), idempotent=False)
+    return job_from_response(response, params=params)
+
+
+def _read_job(
+    rt: Runtime, job_id: str, params: VideoParams | None, deadline: float | None = None
+) -> Flow[tuple[Job, float | None]]:
+    response = yield from request_flow(
+        rt, lambda: rt.endpoint.job(job_id), idempotent=True, deadline=deadline
+    )
+    job = job_from_response(response, params=params)
+    return job, retry_after_seconds(response, now=rt.wall())
+
+
+def get_flow(rt: Runtime, job_id: str, params: VideoParams | None = None) -> Flow[Job]:
+    """Read one snapshot of a job."""
+    job, _ = yield from _read_job(rt, job_id, params)
+    return job
+
+
+def wait_flow(
+    rt: Runtime,
+    job: Job,
+    *,
+    timeout: float,
+    on_update: UpdateCallback | None = None,
+) -> Flow[Job]:
+    """Poll until the job is completed or failed, or the deadline passes.
+
+    Transient failures (connection errors, 5xx and 429 after their retries) do not end
+    the wait; it rides them out until the deadline, then raises
+    :class:`JobTimeoutError` with the last snapshot, chained to the last failure.
+    """
+    if not timeout > 0:
+        raise InvalidParameterError("timeout", timeout, "a positive number of seconds")
+    start = rt.clock()
+    deadline = start + timeout
+    submitted = start
+    if job.created is not None:
+        submitted = start - max(0.0, rt.wall() - job.created)
+    schedule = PollSchedule(rt.timing, started=submitted, params=job.params)
+    schedule.observe(job, start)
+    last, floor, failure = job, 0.0, None
+    while not last.is_terminal:
+        now = rt.clock()
+        if now >= deadline:
+            raise JobTimeoutError(last, timeout) from failure
+        delay = max(schedule.next_delay(now), floor)
+        yield Sleep(min(delay, deadline - now))
+        try:
+            snapshot, floor_after = yield from _read_job(rt, last.id, last.params, deadline)
+        except _TRANSIENT as exc:
+            failure, floor = exc, getattr(exc, "retry_after", None) or 0.0
+            continue
+        failure, floor = None, floor_after or 0.0
+        snapshot = snapshot.with_params(last.params)
+        schedule.observe(snapshot, rt.clock())
+        if snapshot != last:
+            last = snapshot
+            if on_update is not None:
+                yield Notify(on_update, last)
+    return last
+
+
+def download_flow(
+    rt: Runtime, job: Job, make_sink: Callable[[Job], MemorySink | FileSink]
+) -> Flow[tuple[Job, bytes | Path]]:
+    """Fetch a completed job's video into ``make_sink(job)`` and finish it (bytes, or
+    the path it was renamed to); on any failure the sink is discarded and nothing
+    partial remains.
+
+    A body cut short goes on from where it stopped (``Range``). A URL refused as
+    expired (403/410) is refreshed once from the job; if the server has no newer URL the
+    video is gone: :class:`VideoExpiredError`. Returns the job (refreshed or not) too.
+    """
+    _check_downloadable(job)
+    sink = make_sink(job)
+    try:
+        job = yield from _fetch_video(rt, job, sink)
+    except BaseException:
+        sink.discard()
+        raise
+    return job, sink.finish()
+
+
+def _check_downloadable(job: Job) -> None:
+    if job.is_failed:
+        raise JobFailedError(job)
+    if not job.is_completed or not job.video_url:
+        raise InvalidParameterError(
+            "job",
+            job.id,
+            "a completed job",
+            f"job {job.id} is {job.status}: wait for it to complete before downloading",
+        )
+
+
+def _fetch_video(rt: Runtime, job: Job, sink: MemorySink | FileSink) -> Flow[Job]:
+    policy = rt.retry
+    url, attempt, refreshed = job.video_url, 0, False
+    while True:
+        attempt += 1
+        try:
+            response = yield Stream(rt.endpoint.video(url, start=sink.size), sink)
+        except httpx.RequestError as exc:
+            if not isinstance(exc, _HOPELESS) and attempt < policy.max_attempts:
+                yield Sleep(policy.backoff(attempt))
+                continue
+            raise _connection_error(exc) from exc
+        log_response(response)
+        status = response.status_code
+        if status in (200, 206):
+            if sink.accepted and sink.is_complete():
+                return job
+            if not sink.accepted:
+                sink.reset()  # a range that does not go on from our bytes: start over
+        elif status in (403, 410):
+            if refreshed:
+                raise _expired(job, error_from_response(response, now=rt.wall()))
+            refreshed = True
+            fresh = yield from get_flow(rt, job.id, job.params)
+            if not fresh.video_url or fresh.video_url == url:
+                raise _expired(job, error_from_response(response, now=rt.wall()))
+            job, url, attempt = fresh, fresh.video_url, 0
+            continue
+        elif status == 416:
+            sink.reset()
+        elif not policy.should_retry_status(status):
+            raise error_from_response(response, now=rt.wall())
+        if attempt >= policy.max_attempts:
+            if status in (200, 206):
+                raise APIConnectionError(
+                    f"the video of job {job.id} arrived incomplete {attempt} times"
+                )
+            raise error_from_response(response, now=rt.wall())
+        yield Sleep(policy.backoff(attempt, retry_after_seconds(response, now=rt.wall())))
+
+
+def _expired(job: Job, error: APIError) -> VideoExpiredError:
+    when = ""
+    if job.expires_at is not None:
+        when = " at " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(job.expires_at))
+    return VideoExpiredError(
+        f"the video URL of job {job.id} has expired{when} ({error.message}); video URLs "
+        "last 24 hours after completion: download videos promptly",
+        status_code=error.status_code,
+        type=error.type,
+        request_id=error.request_id,
+    )
+
+
+def generate_flow(
+    rt: Runtime,
+    params: VideoParams,
+    make_sink: Callable[[Job], MemorySink | FileSink],
+    *,
+    timeout: float,
+    on_update: UpdateCallback | None = None,
+) -> Flow[tuple[Job, bytes | Path]]:
+    """Submit, wait and download into ``make_sink(job)``; raises :class:`JobFailedError` when the
+    job fails. Returns the completed job and the video (bytes, or its path)."""
+    job = yield from submit_flow(rt, params)
+    if on_update is not None:
+        yield Notify(on_update, job)
+    job = yield from wait_flow(rt, job, timeout=timeout, on_update=on_update)
+    if job.is_failed:
+        raise JobFailedError(job)
+    return (yield from download_flow(rt, job, make_sink))

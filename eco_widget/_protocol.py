@@ -1,0 +1,209 @@
+"""The HTTP side of the contract, without I/O: the steps flows yield, the requests they
+build and how responses become jobs or errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from ._exceptions import (
+    APIError,
+    AuthenticationError,
+    InvalidParameterError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    UnexpectedResponseError,
+    VideoExpiredError,
+)
+from ._models import Job
+from ._params import VideoParams
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._sinks import Sink
+
+__all__ = [
+    "Endpoint",
+    "Notify",
+    "Send",
+    "Sleep",
+    "Step",
+    "Stream",
+    "error_from_response",
+    "job_from_response",
+]
+
+logger = logging.getLogger("eco_widget")
+
+SUBMIT_PATH = "/v1/video/generations"
+
+UpdateCallback = Callable[[Job], Awaitable[None] | None]
+
+
+# -- the steps a flow yields to its shell --------------------------------------------------
+@dataclass(frozen=True)
+class Send:
+    """Send ``request``; the shell sends back the :class:`httpx.Response` (body read) or
+    throws the :class:`httpx.RequestError` it raised into the flow."""
+
+    request: httpx.Request
+
+
+@dataclass(frozen=True)
+class Stream:
+    """Send ``request`` and, when ``sink.accept(response)`` says so, stream the body into
+    ``sink``; otherwise read the body. The shell sends back the closed response."""
+
+    request: httpx.Request
+    sink: Sink
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """Wait ``seconds`` (the sync shell with ``time.sleep``, the async one with
+    ``asyncio.sleep``)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Notify:
+    """Call ``callback(job)`` (awaiting it in the async shell when it returns an awaitable)."""
+
+    callback: UpdateCallback
+    job: Job
+
+
+Step = Send | Stream | Sleep | Notify
+
+
+# -- requests -------------------------------------------------------------------------------
+class Endpoint:
+    """Builds the requests of one API (a base URL and its key).
+
+    The key is only ever put in the ``Authorization`` header of requests to the API's
+    own origin; video URLs are pre-signed and get no key.
+    """
+
+    def __init__(self, base_url: str, api_key: str | None):
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._user_agent = f"eco_widget/{__version__} httpx/{httpx.__version__}"
+
+    def __repr__(self) -> str:
+        return f"Endpoint(base_url={self.base_url!r})"
+
+    def _headers(self, *, auth: bool) -> dict[str, str]:
+        headers = {"User-Agent": self._user_agent, "Accept": "application/json"}
+        if auth and self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    def submit(self, params: VideoParams) -> httpx.Request:
+        return httpx.Request(
+            "POST",
+            self.base_url + SUBMIT_PATH,
+            headers=self._headers(auth=True),
+            json=params.to_body(),
+        )
+
+    def job(self, job_id: str) -> httpx.Request:
+        return httpx.Request("GET", self.job_url(job_id), headers=self._headers(auth=True))
+
+    def job_url(self, job_id: str) -> str:
+        if not isinstance(job_id, str) or not job_id.strip():
+            raise InvalidParameterError("job_id", job_id, "a job id such as 'vid_abc123'")
+        return f"{self.base_url}{SUBMIT_PATH}/{quote(job_id.strip(), safe='')}"
+
+    def video(self, url: str, *, start: int = 0) -> httpx.Request:
+        headers = self._headers(auth=False)
+        headers["Accept"] = "video/mp4, */*"
+        if start > 0:
+            headers["Range"] = f"bytes={start}-"
+        return httpx.Request("GET", url, headers=headers)
+
+
+# -- responses ------------------------------------------------------------------------------
+def _error_body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        payload = json.loads(response.content) if response.content else None
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(error, dict):
+        return error
+    if isinstance(error, str):
+        return {"message": error}
+    return {}
+
+
+def retry_after_seconds(response: httpx.Response, *, now: float) -> float | None:
+    from ._retry import parse_retry_after
+
+    return parse_retry_after(response.headers.get("retry-after"), now=now)
+
+
+_ERRORS: dict[int, type[APIError]] = {
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    410: VideoExpiredError,
+    413: InvalidRequestError,
+    422: InvalidRequestError,
+    429: RateLimitError,
+}
+
+
+def error_from_response(response: httpx.Response, *, now: float) -> APIError:
+    """The :class:`APIError` for an error response (its body must have been read)."""
+    status = response.status_code
+    body = _error_body(response)
+    message = str(body.get("message") or "") or f"HTTP {status} {response.reason_phrase}".strip()
+    param = body.get("param") if isinstance(body.get("param"), str) else None
+    kind = body.get("type") if isinstance(body.get("type"), str) else None
+    request_id = response.headers.get("x-request-id")
+    cls = _ERRORS.get(status) or (ServerError if status >= 500 else APIError)
+    if cls is RateLimitError:
+        return RateLimitError(
+            message,
+            retry_after=retry_after_seconds(response, now=now),
+            status_code=status,
+            type=kind,
+            param=param,
+            request_id=request_id,
+        )
+    return cls(message, status_code=status, type=kind, param=param, request_id=request_id)
+
+
+def job_from_response(response: httpx.Response, *, params: VideoParams | None = None) -> Job:
+    """Read the job object of a successful response."""
+    try:
+        payload = response.json()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UnexpectedResponseError(
+            f"expected a JSON job object from {_where(response)}, got "
+            f"{response.headers.get('content-type', 'no content type')}"
+        ) from exc
+    return Job.from_payload(payload, params=params)
+
+
+def _where(response: httpx.Response) -> str:
+    url = urlsplit(str(response.request.url))
+    return f"{response.request.method} {url.path}"
+
+
+def log_response(response: httpx.Response) -> None:
+    """One debug line per response: method, path (never the query: it may be signed) and
+    status. Headers are never logged."""
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("%s -> %s", _where(response), response.status_code)

@@ -1,0 +1,106 @@
+"""The embedded default: the local server, started in this process on first use.
+
+``Client(base_url="sandbox")`` (or ``ECOHASH_BASE_URL=sandbox``) runs the local server
+on 127.0.0.1 on a free port, in a background thread, shared by every client of the
+process and stopped at exit. Its data (jobs and videos) lives under the user cache
+folder, so finished jobs outlive the process; its key is random, made once and kept
+there (readable by this user only).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+from ._polling import PollPolicy
+
+__all__ = ["Sandbox", "get_sandbox", "sandbox_dir"]
+
+PROFILE_ENV = "ECOHASH_SANDBOX_PROFILE"
+DIR_ENV = "ECOHASH_SANDBOX_DIR"
+
+# Poll priors matched to each profile's timings (see eco_widget.server's profiles).
+_POLICIES = {
+    "instant": PollPolicy().scaled(0.02),
+    "fast": PollPolicy(
+        first_poll=0.25,
+        min_interval=0.2,
+        max_interval=2.0,
+        expected_queue=0.6,
+        processing_min=1.0,
+        processing_max=3.0,
+    ),
+    "realistic": PollPolicy(),
+}
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """A running embedded server."""
+
+    url: str
+    api_key: str = field(repr=False)
+    profile: str
+    data_dir: Path
+    poll_policy: PollPolicy
+
+
+_lock = threading.Lock()
+_sandbox: Sandbox | None = None
+
+
+def sandbox_dir() -> Path:
+    """The sandbox's data folder (``ECOHASH_SANDBOX_DIR`` overrides it)."""
+    custom = os.environ.get(DIR_ENV)
+    if custom:
+        return Path(custom).expanduser()
+    return Path(platformdirs.user_cache_dir("eco_widget", appauthor=False)) / "sandbox"
+
+
+def _sandbox_key(data_dir: Path) -> str:
+    path = data_dir / "client.key"
+    try:
+        key = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        key = ""
+    if key:
+        return key
+    key = "eco_sandbox_" + secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(key)
+    return key
+
+
+def get_sandbox() -> Sandbox:
+    """Start the embedded server on first call; return it on every call."""
+    global _sandbox
+    with _lock:
+        if _sandbox is not None:
+            return _sandbox
+        try:
+            from .server import ServerConfig, ThreadedServer
+        except ImportError as exc:
+            raise ImportError(
+                "The sandbox needs the local server's extra: pip install 'eco_widget[sandbox]'"
+            ) from exc
+        profile = os.environ.get(PROFILE_ENV, "fast").strip().lower()
+        if profile not in _POLICIES:
+            raise ValueError(
+                f"{PROFILE_ENV}={profile!r} is not a profile: use one of {', '.join(_POLICIES)}"
+            )
+        data_dir = sandbox_dir()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key = _sandbox_key(data_dir)
+        config = ServerConfig(api_keys=(key,), data_dir=data_dir, profile=profile)
+        server = ThreadedServer(config, host="127.0.0.1", port=0)
+        server.start()
+        atexit.register(server.stop)
+        _sandbox = Sandbox(server.url, key, profile, data_dir, _POLICIES[profile])
+        return _sandbox

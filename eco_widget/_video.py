@@ -1,0 +1,140 @@
+"""A finished video: its bytes or file, the job behind it, and how it shows in a notebook."""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from ._models import Job
+
+__all__ = ["Video", "default_filename"]
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def default_filename(job: Job) -> str:
+    """A file name from the prompt's first words and the seed, e.g.
+    ``red-balloon-over-a-mountain-s1234.mp4``; the job id when they are unknown."""
+    if job.params is None:
+        return f"{job.id}.mp4"
+    slug = _SLUG.sub("-", job.params.prompt.lower()).strip("-")[:48].rstrip("-") or "video"
+    return f"{slug}-s{job.params.seed}.mp4"
+
+
+class Video:
+    """A completed video.
+
+    Holds the bytes (``data``), the file it was saved to (``path``), or both; ``data``
+    is read lazily from ``path`` when only the file is kept. In a notebook it shows as an
+    inline ``<video controls>`` whose source is embedded, so it also plays in a saved
+    notebook viewed statically.
+    """
+
+    def __init__(
+        self, job: Job, *, data: bytes | None = None, path: str | os.PathLike[str] | None = None
+    ):
+        if data is None and path is None:
+            raise ValueError("a Video needs its bytes or the path of its file")
+        self.job = job
+        self._data = data
+        self.path = Path(path) if path is not None else None
+
+    # -- facts ------------------------------------------------------------------------
+    @property
+    def data(self) -> bytes:
+        """The MP4 bytes (read from ``path`` on first use when the video was saved)."""
+        if self._data is None:
+            assert self.path is not None
+            return self.path.read_bytes()
+        return self._data
+
+    @property
+    def size(self) -> int:
+        """The file's size in bytes."""
+        if self._data is not None:
+            return len(self._data)
+        assert self.path is not None
+        return self.path.stat().st_size
+
+    @property
+    def seed(self) -> int | None:
+        """The seed the video was made with: reuse it to make the same video again."""
+        return self.job.seed
+
+    @property
+    def prompt(self) -> str | None:
+        return self.job.params.prompt if self.job.params else None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Length in seconds (``num_frames / fps``): what is billed."""
+        if self.job.duration_seconds is not None:
+            return self.job.duration_seconds
+        return self.job.params.duration_seconds if self.job.params else None
+
+    # -- keeping it -------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the video to ``path`` (a file, or a directory to put it in under
+        :func:`default_filename`) atomically, and return the path written."""
+        target = Path(path).expanduser()
+        if target.is_dir():
+            target = target / default_filename(self.job)
+        if self.path is not None and target.exists() and target.samefile(self.path):
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                if self._data is not None:
+                    out.write(self._data)
+                else:
+                    assert self.path is not None
+                    with self.path.open("rb") as source:
+                        shutil.copyfileobj(source, out)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        if self.path is None:
+            self.path = target
+        return target
+
+    # -- showing it -------------------------------------------------------------------
+    def __repr__(self) -> str:
+        parts = [f"job_id={self.job.id!r}", f"seed={self.seed}"]
+        if self.job.params is not None:
+            parts.append(f"num_frames={self.job.params.num_frames}")
+            parts.append(f"fps={self.job.params.fps}")
+        if self.duration_seconds is not None:
+            parts.append(f"duration_seconds={self.duration_seconds:g}")
+        if self.path is not None:
+            parts.append(f"path={str(self.path)!r}")
+        return f"Video({', '.join(parts)})"
+
+    def _repr_html_(self) -> str:
+        source = base64.b64encode(self.data).decode("ascii")
+        caption = html.escape(self._caption())
+        return (
+            '<figure style="margin:0">'
+            f'<video controls loop playsinline style="max-width:100%" title="{caption}">'
+            f'<source src="data:video/mp4;base64,{source}" type="video/mp4">'
+            "Your viewer cannot play MP4 video.</video>"
+            f'<figcaption style="font-size:smaller">{caption}</figcaption></figure>'
+        )
+
+    def _caption(self) -> str:
+        parts = []
+        if self.prompt is not None:
+            parts.append(self.prompt.strip())
+        if self.seed is not None:
+            parts.append(f"seed {self.seed}")
+        if self.duration_seconds is not None:
+            parts.append(f"{self.duration_seconds:g} s")
+        parts.append(self.job.id)
+        return " · ".join(parts)

@@ -1,0 +1,125 @@
+"""Drive a flow by hand: look at each step it yields and answer it, with a fake clock."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from eco_widget._flows import Runtime
+from eco_widget._polling import PollPolicy, TimingModel
+from eco_widget._protocol import Endpoint, Notify, Send, Sleep, Stream
+from eco_widget._retry import RetryPolicy
+
+BASE = "https://api.test"
+
+
+class FakeClock:
+    """A monotonic clock and a wall clock that move only when told."""
+
+    def __init__(self, start: float = 1000.0, wall: float = 1_776_391_234.0):
+        self.now = start
+        self.wall_offset = wall - start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return self.now + self.wall_offset
+
+    def advance(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.now += seconds
+
+
+def runtime(clock: FakeClock, *, policy: PollPolicy | None = None, attempts: int = 5) -> Runtime:
+    return Runtime(
+        endpoint=Endpoint(BASE, "eco_secret_key"),
+        retry=RetryPolicy(max_attempts=attempts, random=lambda: 0.0),
+        timing=TimingModel(policy or PollPolicy()),
+        clock=clock,
+        wall=clock.wall,
+    )
+
+
+def response(
+    request: httpx.Request,
+    status: int = 200,
+    payload: Any = None,
+    *,
+    headers: dict[str, str] | None = None,
+    content: bytes | None = None,
+) -> httpx.Response:
+    if content is None and payload is not None:
+        content = json.dumps(payload).encode()
+    return httpx.Response(status, headers=headers or {}, content=content or b"", request=request)
+
+
+def job_payload(job_id: str = "vid_1", status: str = "queued", **extra: Any) -> dict[str, Any]:
+    return {"id": job_id, "object": "video.job", "status": status, "created": 1_776_391_234, **extra}
+
+
+class Stepper:
+    """Holds a flow and its fake clock; every answer returns the next step (or, once the
+    flow ends, sets ``result``)."""
+
+    def __init__(self, flow, clock: FakeClock):
+        self.flow = flow
+        self.clock = clock
+        self.result: Any = None
+        self.done = False
+        self.sleeps: list[float] = []
+        self.sent: list[httpx.Request] = []
+        self.notified: list[Any] = []
+        self.step = self._advance(lambda: next(self.flow))
+
+    def _advance(self, action):
+        try:
+            step = action()
+        except StopIteration as stop:
+            self.done, self.result = True, stop.value
+            return None
+        if isinstance(step, (Send, Stream)):
+            self.sent.append(step.request)
+        return step
+
+    # answers --------------------------------------------------------------------------
+    def reply(self, resp: httpx.Response):
+        assert isinstance(self.step, Send), self.step
+        self.step = self._advance(lambda: self.flow.send(resp))
+        return self.step
+
+    def stream(self, resp: httpx.Response, *, body: bytes | None = None, cut_after: int | None = None):
+        """Answer a Stream step as a shell would: the sink takes the body if it accepts."""
+        assert isinstance(self.step, Stream), self.step
+        sink = self.step.sink
+        data = resp.content if body is None else body
+        if sink.accept(resp):
+            if cut_after is not None:
+                sink.write(data[:cut_after])
+                self.step = self._advance(
+                    lambda: self.flow.throw(httpx.RemoteProtocolError("peer closed", request=resp.request))
+                )
+                return self.step
+            sink.write(data)
+        self.step = self._advance(lambda: self.flow.send(resp))
+        return self.step
+
+    def fail(self, exc: Exception):
+        assert isinstance(self.step, (Send, Stream)), self.step
+        self.step = self._advance(lambda: self.flow.throw(exc))
+        return self.step
+
+    def sleep(self):
+        assert isinstance(self.step, Sleep), self.step
+        self.sleeps.append(self.step.seconds)
+        self.clock.advance(self.step.seconds)
+        self.step = self._advance(lambda: self.flow.send(None))
+        return self.step
+
+    def notify(self):
+        assert isinstance(self.step, Notify), self.step
+        self.notified.append(self.step.job)
+        self.step = self._advance(lambda: self.flow.send(None))
+        return self.step
