@@ -9,7 +9,10 @@ Importing the package is light: the local server, numpy, PyAV and IPython load o
 when used.
 """
 
-from ._client import DEFAULT_TIMEOUT, AsyncClient, Client
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -32,6 +35,31 @@ from ._polling import PollPolicy
 from ._retry import RetryPolicy
 from ._version import __version__
 from ._video import Video
+
+if TYPE_CHECKING:
+    from ._client import DEFAULT_TIMEOUT, AsyncClient, Client
+
+# Loaded on first use, so that importing the package does not import httpx.
+_LAZY = {
+    "AsyncClient": "._client",
+    "Client": "._client",
+    "DEFAULT_TIMEOUT": "._client",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'eco_widget' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     "DEFAULT_TIMEOUT",

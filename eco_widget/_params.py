@@ -8,7 +8,6 @@ seen in Python is the message the server would have sent.
 from __future__ import annotations
 
 import math
-import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -113,6 +112,8 @@ def check_prompt(prompt: Any) -> str:
 
 def random_seed() -> int:
     """A seed drawn uniformly from the accepted range."""
+    import secrets
+
     return secrets.randbelow(SEED_MAX + 1)
 
 

@@ -57,7 +57,13 @@ def response(
 
 
 def job_payload(job_id: str = "vid_1", status: str = "queued", **extra: Any) -> dict[str, Any]:
-    return {"id": job_id, "object": "video.job", "status": status, "created": 1_776_391_234, **extra}
+    return {
+        "id": job_id,
+        "object": "video.job",
+        "status": status,
+        "created": 1_776_391_234,
+        **extra,
+    }
 
 
 class Stepper:
@@ -90,7 +96,9 @@ class Stepper:
         self.step = self._advance(lambda: self.flow.send(resp))
         return self.step
 
-    def stream(self, resp: httpx.Response, *, body: bytes | None = None, cut_after: int | None = None):
+    def stream(
+        self, resp: httpx.Response, *, body: bytes | None = None, cut_after: int | None = None
+    ):
         """Answer a Stream step as a shell would: the sink takes the body if it accepts."""
         assert isinstance(self.step, Stream), self.step
         sink = self.step.sink
@@ -99,7 +107,9 @@ class Stepper:
             if cut_after is not None:
                 sink.write(data[:cut_after])
                 self.step = self._advance(
-                    lambda: self.flow.throw(httpx.RemoteProtocolError("peer closed", request=resp.request))
+                    lambda: self.flow.throw(
+                        httpx.RemoteProtocolError("peer closed", request=resp.request)
+                    )
                 )
                 return self.step
             sink.write(data)
@@ -123,3 +133,19 @@ class Stepper:
         self.notified.append(self.step.job)
         self.step = self._advance(lambda: self.flow.send(None))
         return self.step
+
+    def run(self, answer) -> Any:
+        """Sleep through every Sleep and answer every request with ``answer(request)``:
+        a response, or an exception to throw into the flow. Returns the flow's result."""
+        while not self.done:
+            if isinstance(self.step, Sleep):
+                self.sleep()
+            elif isinstance(self.step, Notify):
+                self.notify()
+            else:
+                outcome = answer(self.step.request)
+                if isinstance(outcome, Exception):
+                    self.fail(outcome)
+                else:
+                    self.reply(outcome)
+        return self.result

@@ -39,8 +39,9 @@ def clock() -> FakeClock:
 
 
 def completed(job_id: str = "vid_1", url: str = URL) -> dict:
-    return job_payload(job_id, "completed", video_url=url, duration_seconds=2.0625,
-                       completed_at=1_776_391_300)
+    return job_payload(
+        job_id, "completed", video_url=url, duration_seconds=2.0625, completed_at=1_776_391_300
+    )
 
 
 # -- submit -------------------------------------------------------------------------------
@@ -91,7 +92,9 @@ def test_submit_is_never_sent_twice_once_it_may_have_reached_the_server(clock, e
 def test_submit_is_not_retried_on_server_errors(clock, status):
     s = Stepper(submit_flow(runtime(clock), PARAMS), clock)
     with pytest.raises(ServerError):
-        s.reply(response(s.step.request, status, {"error": {"type": "server_error", "message": "x"}}))
+        s.reply(
+            response(s.step.request, status, {"error": {"type": "server_error", "message": "x"}})
+        )
     assert len(s.sent) == 1
 
 
@@ -102,16 +105,25 @@ def test_submit_errors_carry_the_contract_body(clock):
         s.reply(response(s.step.request, 400, body, headers={"x-request-id": "req_9"}))
     error = info.value
     assert (error.status_code, error.type, error.param, error.request_id) == (
-        400, "invalid_request_error", "fps", "req_9")
+        400,
+        "invalid_request_error",
+        "fps",
+        "req_9",
+    )
     assert "fps must be" in str(error)
 
 
 def test_submit_rate_limited_reports_retry_after(clock):
     s = Stepper(submit_flow(runtime(clock), PARAMS), clock)
     with pytest.raises(RateLimitError) as info:
-        s.reply(response(s.step.request, 429, {"error": {"type": "rate_limit_error",
-                                                          "message": "5 jobs"}},
-                         headers={"retry-after": "12"}))
+        s.reply(
+            response(
+                s.step.request,
+                429,
+                {"error": {"type": "rate_limit_error", "message": "5 jobs"}},
+                headers={"retry-after": "12"},
+            )
+        )
     assert info.value.retry_after == 12
     assert len(s.sent) == 1
 
@@ -135,7 +147,11 @@ def test_get_honours_retry_after_seconds_and_dates(clock):
     s.reply(response(s.step.request, 429, headers={"retry-after": "7"}))
     assert s.step.seconds == 7
     s.sleep()
-    s.reply(response(s.step.request, 503, headers={"retry-after": formatdate(clock.wall() + 20, usegmt=True)}))
+    s.reply(
+        response(
+            s.step.request, 503, headers={"retry-after": formatdate(clock.wall() + 20, usegmt=True)}
+        )
+    )
     assert 19 <= s.step.seconds <= 21
     s.sleep()
     s.reply(response(s.step.request, 200, job_payload()))
@@ -200,11 +216,9 @@ def test_wait_deadline_raises_with_the_last_snapshot(clock):
     s = Stepper(wait_flow(runtime(clock), _job(), timeout=30), clock)
     start = clock()
     with pytest.raises(JobTimeoutError) as info:
-        while True:
-            if isinstance(s.step, Sleep):
-                s.sleep()
-            else:
-                s.reply(response(s.step.request, 200, job_payload(status="processing", progress=0.2)))
+        s.run(
+            lambda request: response(request, 200, job_payload(status="processing", progress=0.2))
+        )
     assert info.value.job.status == "processing"
     assert info.value.job.id == "vid_1"
     assert clock() - start == pytest.approx(30)
@@ -214,11 +228,7 @@ def test_wait_deadline_raises_with_the_last_snapshot(clock):
 def test_wait_an_unknown_status_is_not_terminal_and_the_deadline_holds(clock):
     s = Stepper(wait_flow(runtime(clock), _job(), timeout=100), clock)
     with pytest.raises(JobTimeoutError) as info:
-        while True:
-            if isinstance(s.step, Sleep):
-                s.sleep()
-            else:
-                s.reply(response(s.step.request, 200, job_payload(status="paused", extra="x")))
+        s.run(lambda request: response(request, 200, job_payload(status="paused", extra="x")))
     assert info.value.job.status == "paused"
 
 
@@ -237,11 +247,7 @@ def test_wait_rides_out_transient_failures_until_the_deadline(clock):
 def test_wait_times_out_chained_to_the_last_failure(clock):
     s = Stepper(wait_flow(runtime(clock, attempts=1), _job(), timeout=20), clock)
     with pytest.raises(JobTimeoutError) as info:
-        while True:
-            if isinstance(s.step, Sleep):
-                s.sleep()
-            else:
-                s.fail(httpx.ConnectError("down", request=s.step.request))
+        s.run(lambda request: httpx.ConnectError("down", request=request))
     assert isinstance(info.value.__cause__, APIConnectionError)
 
 
@@ -249,7 +255,9 @@ def test_wait_stops_at_once_on_errors_that_waiting_cannot_mend(clock):
     s = Stepper(wait_flow(runtime(clock), _job(), timeout=600), clock)
     s.sleep()
     with pytest.raises(NotFoundError):
-        s.reply(response(s.step.request, 404, {"error": {"type": "not_found_error", "message": "x"}}))
+        s.reply(
+            response(s.step.request, 404, {"error": {"type": "not_found_error", "message": "x"}})
+        )
 
 
 def test_wait_honours_retry_after_on_a_successful_read(clock):
@@ -265,8 +273,10 @@ def test_wait_refuses_a_non_positive_timeout(clock):
 
 
 def test_wait_on_a_terminal_job_sends_nothing(clock):
-    s = Stepper(wait_flow(runtime(clock), _job("failed", error={"type": "e", "message": "m"}),
-                          timeout=5), clock)
+    s = Stepper(
+        wait_flow(runtime(clock), _job("failed", error={"type": "e", "message": "m"}), timeout=5),
+        clock,
+    )
     assert s.done and s.sent == []
 
 
@@ -288,23 +298,36 @@ def test_download_sends_no_key_to_the_video_url(clock):
 
 def test_download_resumes_a_cut_body_with_a_range_request(clock):
     s = Stepper(download_flow(runtime(clock), _done(), lambda job: MemorySink()), clock)
-    s.stream(response(s.step.request, 200, headers={"content-length": str(len(VIDEO))}),
-             body=VIDEO, cut_after=4000)
+    s.stream(
+        response(s.step.request, 200, headers={"content-length": str(len(VIDEO))}),
+        body=VIDEO,
+        cut_after=4000,
+    )
     s.sleep()
     assert s.step.request.headers["range"] == "bytes=4000-"
     rest = VIDEO[4000:]
-    s.stream(response(s.step.request, 206, content=rest,
-                      headers={"content-range": f"bytes 4000-{len(VIDEO) - 1}/{len(VIDEO)}"}))
+    s.stream(
+        response(
+            s.step.request,
+            206,
+            content=rest,
+            headers={"content-range": f"bytes 4000-{len(VIDEO) - 1}/{len(VIDEO)}"},
+        )
+    )
     assert s.done and s.result[1] == VIDEO
 
 
 def test_download_starts_over_when_the_server_ignores_the_range(clock):
     s = Stepper(download_flow(runtime(clock), _done(), lambda job: MemorySink()), clock)
-    s.stream(response(s.step.request, 200, headers={"content-length": str(len(VIDEO))}),
-             body=VIDEO, cut_after=100)
+    s.stream(
+        response(s.step.request, 200, headers={"content-length": str(len(VIDEO))}),
+        body=VIDEO,
+        cut_after=100,
+    )
     s.sleep()
-    s.stream(response(s.step.request, 200, content=VIDEO,
-                      headers={"content-length": str(len(VIDEO))}))
+    s.stream(
+        response(s.step.request, 200, content=VIDEO, headers={"content-length": str(len(VIDEO))})
+    )
     assert s.done and s.result[1] == VIDEO
 
 
@@ -337,10 +360,14 @@ def test_download_of_an_unfinished_job_is_refused_before_any_request(clock):
 
 def test_file_download_never_leaves_a_partial_file(clock, tmp_path):
     target = tmp_path / "out.mp4"
-    s = Stepper(download_flow(runtime(clock, attempts=2), _done(), lambda job: FileSink(target)),
-                clock)
-    s.stream(response(s.step.request, 200, headers={"content-length": str(len(VIDEO))}),
-             body=VIDEO, cut_after=10)
+    s = Stepper(
+        download_flow(runtime(clock, attempts=2), _done(), lambda job: FileSink(target)), clock
+    )
+    s.stream(
+        response(s.step.request, 200, headers={"content-length": str(len(VIDEO))}),
+        body=VIDEO,
+        cut_after=10,
+    )
     assert not target.exists()
     s.sleep()
     with pytest.raises(APIConnectionError):
@@ -359,8 +386,16 @@ def test_file_download_moves_the_file_into_place(clock, tmp_path):
 
 # -- generate ----------------------------------------------------------------------------
 def test_generate_submits_waits_and_downloads(clock):
-    s = Stepper(generate_flow(runtime(clock), PARAMS, lambda job: MemorySink(), timeout=600,
-                              on_update=lambda job: None), clock)
+    s = Stepper(
+        generate_flow(
+            runtime(clock),
+            PARAMS,
+            lambda job: MemorySink(),
+            timeout=600,
+            on_update=lambda job: None,
+        ),
+        clock,
+    )
     s.reply(response(s.step.request, 200, job_payload()))
     s.notify()  # the submitted job, so callers learn its id at once
     s.sleep()
@@ -378,5 +413,12 @@ def test_generate_raises_job_failed(clock):
     s.reply(response(s.step.request, 200, job_payload()))
     s.sleep()
     with pytest.raises(JobFailedError, match="out of memory"):
-        s.reply(response(s.step.request, 200, job_payload(
-            status="failed", error={"type": "generation_error", "message": "out of memory"})))
+        s.reply(
+            response(
+                s.step.request,
+                200,
+                job_payload(
+                    status="failed", error={"type": "generation_error", "message": "out of memory"}
+                ),
+            )
+        )

@@ -18,15 +18,24 @@ def body(**fields):
 def test_defaults_are_the_contracts():
     params = validate_body(body())
     assert (params.num_frames, params.fps, params.num_inference_steps, params.guidance_scale) == (
-        33, 16, 50, 5.0)
+        33,
+        16,
+        50,
+        5.0,
+    )
     assert params.seed is None
     assert params.duration_seconds == pytest.approx(2.0625)
 
 
 @pytest.mark.parametrize(
     ("name", "low", "high"),
-    [("num_frames", 1, 81), ("fps", 1, 60), ("num_inference_steps", 20, 80),
-     ("guidance_scale", 0.0, 20.0), ("seed", 0, 2**32 - 1)],
+    [
+        ("num_frames", 1, 81),
+        ("fps", 1, 60),
+        ("num_inference_steps", 20, 80),
+        ("guidance_scale", 0.0, 20.0),
+        ("seed", 0, 2**32 - 1),
+    ],
 )
 def test_range_edges_are_accepted_and_beyond_them_refused(name, low, high):
     assert getattr(validate_body(body(**{name: low})), name) == low

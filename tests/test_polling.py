@@ -30,7 +30,9 @@ class SimulatedJob:
         if t < self.queue:
             return job_payload(status="queued")
         if t < self.queue + self.processing:
-            extra = {"progress": round((t - self.queue) / self.processing, 3)} if self.progress else {}
+            extra = (
+                {"progress": round((t - self.queue) / self.processing, 3)} if self.progress else {}
+            )
             return job_payload(status="processing", **extra)
         return job_payload(status="completed", video_url="https://v.test/x.mp4")
 
@@ -104,8 +106,9 @@ def test_reads_are_sparse_while_queued_and_dense_near_the_end():
     # processing, with the server's progress: dense as the expected end nears
     end_delays = []
     for progress in (0.5, 0.8, 0.95, 0.99):
-        schedule.observe(Job.from_payload(job_payload(status="processing", progress=progress)),
-                         clock())
+        schedule.observe(
+            Job.from_payload(job_payload(status="processing", progress=progress)), clock()
+        )
         end_delays.append(schedule.next_delay(clock()))
         clock.advance(end_delays[-1])
     assert end_delays[-1] == 1.0
@@ -132,7 +135,9 @@ def test_scaled_policy_scales_every_duration():
     scaled = PollPolicy().scaled(0.05)
     assert scaled.min_interval == pytest.approx(0.05)
     assert scaled.expected_queue == pytest.approx(2.25)
-    assert scaled.prior_processing(PARAMS) == pytest.approx(PollPolicy().prior_processing(PARAMS) * 0.05)
+    assert scaled.prior_processing(PARAMS) == pytest.approx(
+        PollPolicy().prior_processing(PARAMS) * 0.05
+    )
     with pytest.raises(ValueError):
         PollPolicy().scaled(0)
 

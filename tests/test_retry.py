@@ -14,8 +14,17 @@ NOW = 1_776_391_234.0
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("5", 5.0), (" 2.5 ", 2.5), ("0", 0.0), ("-3", 0.0), ("", None), (None, None),
-     ("soon", None), ("inf", None), ("nan", None)],
+    [
+        ("5", 5.0),
+        (" 2.5 ", 2.5),
+        ("0", 0.0),
+        ("-3", 0.0),
+        ("", None),
+        (None, None),
+        ("soon", None),
+        ("inf", None),
+        ("nan", None),
+    ],
 )
 def test_retry_after_seconds(value, expected):
     assert parse_retry_after(value, now=NOW) == expected
@@ -47,8 +56,11 @@ def test_retry_after_wins_when_longer_but_is_capped():
 
 def test_retryable_statuses():
     policy = RetryPolicy()
-    assert [s for s in (400, 401, 403, 404, 409, 413, 429, 500, 501, 502, 503, 504)
-            if policy.should_retry_status(s)] == [429, 500, 502, 503, 504]
+    assert [
+        s
+        for s in (400, 401, 403, 404, 409, 413, 429, 500, 501, 502, 503, 504)
+        if policy.should_retry_status(s)
+    ] == [429, 500, 502, 503, 504]
 
 
 def test_policy_rejects_nonsense():

@@ -1,0 +1,63 @@
+"""Test-wide settings: no test talks to a real service or writes outside its tmp dirs."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_environment(tmp_path_factory: pytest.TempPathFactory):
+    """Keep the embedded sandbox's data in a temporary folder, make it fast, and make
+    sure no real key or base URL leaks in from the environment."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("ECOHASH_SANDBOX_DIR", str(tmp_path_factory.mktemp("sandbox")))
+    patch.setenv("ECOHASH_SANDBOX_PROFILE", "instant")
+    patch.delenv("ECOHASH_API_KEY", raising=False)
+    patch.delenv("ECOHASH_BASE_URL", raising=False)
+    yield
+    patch.undo()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    """Start real local servers on loopback ports; every one is stopped after the test.
+
+    ``make_server(**config)`` takes :class:`ServerConfig` fields (``api_keys`` defaults to
+    two keys, ``profile`` to ``instant``) and returns the running server.
+    """
+    from eco_widget.server import ServerConfig, ThreadedServer
+
+    servers = []
+
+    def start(**config):
+        config.setdefault("api_keys", (KEY, OTHER_KEY))
+        config.setdefault("data_dir", tmp_path / "server")
+        config.setdefault("profile", "instant")
+        config.setdefault("seed", 1)
+        server = ThreadedServer(ServerConfig(**config))
+        server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+KEY = "eco_test_key_a"
+OTHER_KEY = "eco_test_key_b"
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback port nothing listens on."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
