@@ -18,6 +18,8 @@ from ._params import VideoParams
 
 __all__ = ["PollPolicy", "PollSchedule", "TimingModel"]
 
+# Past an end known from progress, the read lands this share of min_interval after it.
+_LANDING = 0.25
 _UNITS_MIN = 1 * 20
 _UNITS_MAX = 81 * 80
 
@@ -199,6 +201,7 @@ class PollSchedule:
     def next_delay(self, now: float) -> float:
         """Seconds to sleep before the next status read."""
         policy = self.policy
+        floor = policy.min_interval
         if self._last_delay is None:
             delay = policy.first_poll
         else:
@@ -207,11 +210,15 @@ class PollSchedule:
             if remaining > 0:
                 self._overdue_polls = 0
                 share = policy.approach_with_progress if from_progress else policy.approach
-                delay = max(policy.min_interval, share * remaining)
+                delay = share * remaining
+                if from_progress and delay < floor:
+                    # The server's progress pins the end down: land just after it.
+                    delay = remaining + _LANDING * floor
+                    floor *= _LANDING
             else:
-                delay = policy.min_interval * policy.overdue_growth**self._overdue_polls
+                delay = floor * policy.overdue_growth**self._overdue_polls
                 self._overdue_polls += 1
             delay = min(delay, self._last_delay * policy.ramp)
-        delay = min(max(delay, policy.min_interval), policy.max_interval)
+        delay = min(max(delay, floor), policy.max_interval)
         self._last_delay = delay
         return delay

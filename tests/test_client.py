@@ -317,9 +317,10 @@ def test_a_download_cut_short_goes_on_with_range(make_server, tmp_path):
     server.stop()
     flaky = make_server(faults=FaultConfig(drop_rate=0.5), seed=3)
     with client_for(flaky, max_retries=10) as client:
-        again = client.download(client.get(job.id), tmp_path / "ranged.mp4")
+        again = client.download(client.get(job.id), tmp_path / "out" / "ranged.mp4")
+    assert flaky.stats.for_key(KEY)["faults"]["drop"] > 0
     assert again.read_bytes() == whole
-    assert [p.name for p in tmp_path.iterdir()] == ["ranged.mp4"]
+    assert [p.name for p in again.parent.iterdir()] == ["ranged.mp4"]
 
 
 # -- configuration and hygiene ---------------------------------------------------------------

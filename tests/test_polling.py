@@ -111,7 +111,8 @@ def test_reads_are_sparse_while_queued_and_dense_near_the_end():
         )
         end_delays.append(schedule.next_delay(clock()))
         clock.advance(end_delays[-1])
-    assert end_delays[-1] == 1.0
+    # the last read lands just after the end the progress points to
+    assert 0.25 <= end_delays[-1] <= 1.0
     assert end_delays == sorted(end_delays, reverse=True)
 
 
