@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from tqdm import tqdm
 
@@ -26,7 +26,7 @@ Clock = Callable[[], float]
 
 _BAR_STEPS = 1000
 _TICK_SECONDS = 0.5
-_BAR_FORMAT = "{desc:<11} {percentage:3.0f}%|{bar}| {postfix}"
+_BAR_FORMAT = "{desc:<11} {percentage:3.0f}%|{bar}| {status}"
 
 
 class Display(Protocol):
@@ -118,6 +118,16 @@ class LineDisplay(_Tracked):
         """Nothing to release."""
 
 
+class _Bar(tqdm):  # type: ignore[type-arg]
+    """A tqdm bar with a free ``{status}`` field (tqdm's postfix adds a leading comma)."""
+
+    status = ""
+
+    @property
+    def format_dict(self) -> dict[str, Any]:
+        return {**super().format_dict, "status": self.status}
+
+
 class BarDisplay(_Tracked):
     """A tqdm bar on a terminal, redrawn on each snapshot and every half second."""
 
@@ -132,7 +142,7 @@ class BarDisplay(_Tracked):
     ):
         super().__init__(timing, params, clock)
         self._lock = threading.Lock()
-        self._bar = tqdm(
+        self._bar = _Bar(
             total=_BAR_STEPS,
             file=stream,
             bar_format=_BAR_FORMAT,
@@ -159,10 +169,10 @@ class BarDisplay(_Tracked):
             info = self._info()
             self._bar.set_description_str(info.phase, refresh=False)
             self._bar.n = max(self._bar.n, round(info.fraction * _BAR_STEPS))
-            self._bar.set_postfix_str(self._postfix(info), refresh=False)
+            self._bar.status = self._status(info)
             self._bar.refresh()
 
-    def _postfix(self, info: ProgressInfo) -> str:
+    def _status(self, info: ProgressInfo) -> str:
         parts = [self.job.id] if self.job is not None else []
         parts.append(f"{tqdm.format_interval(info.elapsed)} elapsed")
         if info.eta is not None and info.phase not in (Phase.COMPLETED, Phase.DOWNLOADING):

@@ -1,0 +1,509 @@
+"""``ecovideo``: short videos from text, from the terminal.
+
+::
+
+    ecovideo generate a red balloon over a mountain at dawn --sandbox
+    ecovideo get vid_abc123 [--json]
+    ecovideo download vid_abc123 [-o FILE]
+    ecovideo serve [--port 8000] [--profile fast]
+
+Exit status: 0 done; 1 the job failed, the API refused, the server could not be
+reached or the wait timed out; 2 a usage or parameter error (nothing was sent); 130
+interrupted (a submitted job goes on on the server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ._cli_progress import make_display
+from ._client import DEFAULT_TIMEOUT, Client
+from ._config import API_KEY_ENV, BASE_URL_ENV
+from ._exceptions import (
+    APIConnectionError,
+    AuthenticationError,
+    EcoVideoError,
+    InvalidParameterError,
+    JobFailedError,
+    JobTimeoutError,
+)
+from ._models import Job
+from ._params import PARAMETERS, VideoParams
+from ._version import __version__
+
+__all__ = ["build_parser", "main"]
+
+PROG = "ecovideo"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+#: The generate options, by parameter name.
+PARAM_FLAGS = {
+    "num_frames": "--frames",
+    "fps": "--fps",
+    "num_inference_steps": "--steps",
+    "guidance_scale": "--guidance",
+    "seed": "--seed",
+}
+_SANDBOX_EXTRA = "pip install 'eco_widget[sandbox]'"
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_SERVER_DEPENDENCIES = frozenset({"starlette", "uvicorn", "numpy", "av", "PIL"})
+_KEY_HINT = f"set {API_KEY_ENV} or pass --api-key KEY; to try {PROG} without a key, add --sandbox"
+
+
+class CLIError(Exception):
+    """An error already worded for the terminal, with its exit status."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+# -- the parser ---------------------------------------------------------------------------
+def _seconds(text: str) -> float:
+    """argparse type: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _number(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
+def _connection_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    where = parent.add_mutually_exclusive_group()
+    where.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="use the local sandbox server, started in this process (no key needed)",
+    )
+    where.add_argument(
+        "--base-url",
+        metavar="URL",
+        help=f"API base URL (default: ${BASE_URL_ENV}, else https://api.ecohash.com)",
+    )
+    parent.add_argument("--api-key", metavar="KEY", help=f"API key (default: ${API_KEY_ENV})")
+    return parent
+
+
+def _add_generate(commands: Any, connection: argparse.ArgumentParser) -> None:
+    parser = commands.add_parser(
+        "generate",
+        parents=[connection],
+        help="make a video from a prompt and save it",
+        description="Submit a prompt, wait for the video and save it. Prints "
+        "'saved PATH (job ID, seed N, …)' on stdout.",
+    )
+    parser.add_argument("prompt", nargs="+", metavar="PROMPT", help="the prompt (quotes optional)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="file to write, or a directory to write it in "
+        "(default: a name from the prompt and seed, in the current directory)",
+    )
+    group = parser.add_argument_group("generation parameters")
+    for name, flag in PARAM_FLAGS.items():
+        spec = PARAMETERS[name]
+        default = "random" if spec.default is None else _number(spec.default)
+        group.add_argument(
+            flag,
+            dest=name,
+            type=spec.kind,
+            default=spec.default,
+            metavar="N" if spec.kind is int else "X",
+            help=f"{spec.help}; {_number(spec.minimum)} to {_number(spec.maximum)}, "
+            f"default {default}",
+        )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"give up waiting after this long; the job goes on (default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    parser.set_defaults(handler=_generate)
+
+
+def _add_get_download(commands: Any, connection: argparse.ArgumentParser) -> None:
+    get = commands.add_parser(
+        "get", parents=[connection], help="show a job", description="Show a job's status."
+    )
+    get.add_argument("job_id", metavar="ID", help="the job id (vid_…)")
+    get.add_argument("--json", action="store_true", help="print the job as JSON")
+    get.set_defaults(handler=_get)
+    download = commands.add_parser(
+        "download",
+        parents=[connection],
+        help="save a completed job's video",
+        description="Save a completed job's video (written atomically).",
+    )
+    download.add_argument("job_id", metavar="ID", help="the job id (vid_…)")
+    download.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="file to write, or a directory to write it in (default: the current directory)",
+    )
+    download.set_defaults(handler=_download)
+
+
+def _add_serve(commands: Any) -> None:
+    parser = commands.add_parser(
+        "serve",
+        help="run the local API server",
+        description="Run the local Ecohash video API server (Ctrl-C stops it).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument(
+        "--api-key",
+        dest="api_keys",
+        action="append",
+        metavar="KEY",
+        help=f"an accepted key, repeatable (default: ${API_KEY_ENV}, else a new one, shown once)",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=("instant", "fast", "realistic"),
+        default="fast",
+        help="timing: instant, fast (a few seconds, the default) or realistic (1.5–3 min)",
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, metavar="DIR", help="where jobs and videos are kept"
+    )
+    parser.add_argument(
+        "--time-scale", type=float, default=1.0, metavar="X", help="multiply every duration"
+    )
+    parser.add_argument(
+        "--url-ttl",
+        type=float,
+        default=86400.0,
+        metavar="SECONDS",
+        help="how long video URLs stay valid (default 86400)",
+    )
+    faults = parser.add_argument_group("fault injection (all off by default)")
+    for flag, kind, text in (
+        ("--error-rate", float, "fraction of GETs answered 500 or 503"),
+        ("--drop-rate", float, "fraction of GETs whose connection drops mid-response"),
+        ("--slow-rate", float, "fraction of GETs delayed by --slow-seconds"),
+        ("--slow-seconds", float, "delay of a slow GET (default 1)"),
+        ("--burst-429-every", int, "after every N API requests of a key, answer 429…"),
+        ("--burst-429-length", int, "…to its next M job reads"),
+        ("--post-drop-rate", float, "fraction of submits dropped after the job was created"),
+    ):
+        faults.add_argument(flag, type=kind, metavar="N" if kind is int else "X", help=text)
+    parser.set_defaults(handler=_serve)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``ecovideo`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Short videos from text (Wan2.1 T2V 1.3B) through the Ecohash video API.",
+        epilog=f"The key and URL also come from {API_KEY_ENV} and {BASE_URL_ENV}. "
+        "Try it without a key: ecovideo generate --sandbox a red balloon at dawn",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    connection = _connection_options()
+    _add_generate(commands, connection)
+    _add_get_download(commands, connection)
+    _add_serve(commands)
+    return parser
+
+
+# -- the commands -------------------------------------------------------------------------
+def _client(args: argparse.Namespace) -> Client:
+    return Client(api_key=args.api_key, base_url="sandbox" if args.sandbox else args.base_url)
+
+
+def _output(path: str | None) -> Path:
+    """Where to save: a file, or a directory (created when ``path`` ends with a slash)."""
+    if not path:
+        return Path(".")
+    target = Path(path).expanduser()
+    if path.endswith(("/", os.sep)):
+        target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def _again(command: str, job_id: str, args: argparse.Namespace) -> str:
+    """The command line that picks a job up again."""
+    where = ""
+    if args.sandbox:
+        where = " --sandbox"
+    elif args.base_url:
+        where = f" --base-url {args.base_url}"
+    return f"`{PROG} {command} {job_id}{where}`"
+
+
+def _summary(path: Path, job: Job) -> str:
+    """The stable result line: ``saved PATH (job ID, seed N, D s, F frames at R fps)``."""
+    parts = [f"job {job.id}"]
+    if job.seed is not None:
+        parts.append(f"seed {job.seed}")
+    duration = job.duration_seconds
+    if duration is None and job.params is not None:
+        duration = job.params.duration_seconds
+    if duration is not None:
+        parts.append(f"{duration:g} s")
+    if job.params is not None:
+        parts.append(f"{job.params.num_frames} frames at {job.params.fps} fps")
+    return f"saved {path} ({', '.join(parts)})"
+
+
+def _generate(args: argparse.Namespace) -> int:
+    params = VideoParams.create(
+        " ".join(args.prompt), **{name: getattr(args, name) for name in PARAM_FLAGS}
+    )
+    target = _output(args.output)
+    with _client(args) as client:
+        display = make_display(sys.stderr, client.timing, params, quiet=args.quiet)
+        job: Job | None = None
+        try:
+            job = client.submit(
+                params.prompt, **{name: getattr(params, name) for name in PARAM_FLAGS}
+            )
+            display.submitted(job)
+            job = client.wait(job, timeout=args.timeout, on_update=display.update)
+            if job.is_failed:
+                raise JobFailedError(job)
+            display.downloading()
+            path = client.download(job, target)
+        except JobTimeoutError as exc:
+            raise CLIError(
+                f"job {exc.job.id} is still {exc.job.status} after {exc.timeout:g} s; "
+                f"{_goes_on(exc.job.id, args)}"
+            ) from exc
+        except KeyboardInterrupt:
+            raise CLIError(_interrupted(job, args), EXIT_INTERRUPTED) from None
+        finally:
+            display.close()
+    assert isinstance(path, Path)
+    print(_summary(path, job), flush=True)
+    return EXIT_OK
+
+
+def _interrupted(job: Job | None, args: argparse.Namespace) -> str:
+    if job is None:
+        return "interrupted while submitting; the job may or may not have been created"
+    return f"interrupted; job {job.id}: {_goes_on(job.id, args)}"
+
+
+def _goes_on(job_id: str, args: argparse.Namespace) -> str:
+    """Where a job left behind goes on, and the commands that pick it up again."""
+    where = "in the sandbox (the next sandbox run resumes it)" if args.sandbox else "on the server"
+    return (
+        f"it goes on {where}: check it with {_again('get', job_id, args)}, "
+        f"save it with {_again('download', job_id, args)}"
+    )
+
+
+def _job_dict(job: Job) -> dict[str, Any]:
+    """The job as the JSON ``ecovideo get --json`` prints (unknown fields left out)."""
+    fields: dict[str, Any] = {
+        "id": job.id,
+        "status": job.status,
+        "created": job.created,
+        "model": job.model,
+        "progress": job.progress,
+        "completed_at": job.completed_at,
+        "video_url": job.video_url,
+        "duration_seconds": job.duration_seconds,
+        "expires_at": job.expires_at,
+        "error": asdict(job.error) if job.error is not None else None,
+    }
+    if job.params is not None:
+        fields.update({name: getattr(job.params, name) for name in ("prompt", *PARAM_FLAGS)})
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _when(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
+
+
+def _job_lines(job: Job) -> list[str]:
+    """The job as aligned ``name  value`` lines."""
+    rows = _job_dict(job)
+    for name in ("created", "completed_at", "expires_at"):
+        if name in rows:
+            rows[name] = _when(rows[name])
+    if job.error is not None:
+        rows["error"] = f"{job.error.type}: {job.error.message}"
+    if job.progress is not None:
+        rows["progress"] = f"{job.progress:.0%}"
+    width = max(len(name) for name in rows)
+    return [f"{name:<{width}}  {value}" for name, value in rows.items()]
+
+
+def _get(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        job = client.get(args.job_id)
+    if args.json:
+        print(json.dumps(_job_dict(job), indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(_job_lines(job)))
+    return EXIT_OK
+
+
+def _download(args: argparse.Namespace) -> int:
+    target = _output(args.output)
+    with _client(args) as client:
+        job = client.get(args.job_id)
+        if job.is_failed:
+            raise JobFailedError(job)
+        if not job.is_completed:
+            raise CLIError(
+                f"job {job.id} is {job.status}, not completed yet: check it with "
+                f"{_again('get', job.id, args)}"
+            )
+        path = client.download(job, target)
+    assert isinstance(path, Path)
+    print(_summary(path, job), flush=True)
+    return EXIT_OK
+
+
+def _server_key(keys: list[str] | None) -> tuple[str, ...]:
+    """The accepted keys: the options, else the environment, else a new one (shown once)."""
+    if keys:
+        return tuple(keys)
+    from_env = os.environ.get(API_KEY_ENV, "").strip()
+    if from_env:
+        return (from_env,)
+    key = "eco_" + secrets.token_urlsafe(24)
+    print(
+        f"{PROG}: no --api-key given; made a key for this run: {API_KEY_ENV}={key}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return (key,)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        from .server import FaultConfig, ServerConfig, serve
+    except ImportError as exc:
+        raise _missing_extra(exc) from exc
+    import platformdirs
+
+    fault_options = {
+        name: value
+        for name in (
+            "error_rate",
+            "drop_rate",
+            "slow_rate",
+            "slow_seconds",
+            "burst_429_every",
+            "burst_429_length",
+            "post_drop_rate",
+        )
+        if (value := getattr(args, name)) is not None
+    }
+    default_dir = Path(platformdirs.user_data_dir("eco_widget", appauthor=False)) / "server"
+    data_dir = args.data_dir or default_dir
+    config = ServerConfig(
+        api_keys=_server_key(args.api_keys),
+        data_dir=data_dir.expanduser(),
+        profile=args.profile,
+        time_scale=args.time_scale,
+        url_ttl=args.url_ttl,
+        faults=FaultConfig(**fault_options),
+    )
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    if args.host not in _LOOPBACK:
+        print(
+            f"{PROG}: warning: listening on {args.host}: other machines can reach this server",
+            file=sys.stderr,
+            flush=True,
+        )
+    serve(config, host=args.host, port=args.port)
+    return EXIT_OK
+
+
+# -- errors -------------------------------------------------------------------------------
+def _missing_extra(exc: ImportError) -> CLIError:
+    if "pip install" in str(exc):
+        return CLIError(str(exc))
+    if (exc.name or "").split(".")[0] in _SERVER_DEPENDENCIES:
+        return CLIError(f"the local server needs its extra ({exc}): {_SANDBOX_EXTRA}")
+    return CLIError(f"could not load the local server: {exc}")
+
+
+def _key_advice(exc: AuthenticationError) -> str:
+    """The error with what to do on the command line (no key: just the advice)."""
+    text = str(exc)
+    if exc.status_code is None and text.startswith("No API key"):
+        return f"{text.split('. ')[0]}: {_KEY_HINT}"
+    return f"{text} ({_KEY_HINT})"
+
+
+def _explain(exc: BaseException) -> CLIError:
+    """Word an exception as one line with its exit status."""
+    if isinstance(exc, CLIError):
+        return exc
+    if isinstance(exc, InvalidParameterError):
+        return CLIError(exc.message, EXIT_USAGE)
+    if isinstance(exc, AuthenticationError):
+        return CLIError(_key_advice(exc))
+    if isinstance(exc, APIConnectionError) and exc.may_have_reached_server:
+        return CLIError(f"{exc} (the request may have reached the server)")
+    if isinstance(exc, EcoVideoError):
+        return CLIError(str(exc))
+    if isinstance(exc, ImportError):
+        return _missing_extra(exc)
+    if isinstance(exc, ValueError):
+        return CLIError(str(exc), EXIT_USAGE)
+    if isinstance(exc, OSError):
+        return CLIError(str(exc))
+    return CLIError(f"unexpected {type(exc).__name__}: {exc}")
+
+
+def _error(message: str) -> None:
+    line = " ".join(message.split())
+    print(f"{PROG}: error: {line}", file=sys.stderr, flush=True)
+
+
+def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        failure = _explain(exc)
+        _error(failure.message)
+        return failure.code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``ecovideo`` with ``argv`` (default: the command line); return the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    return _run(args.handler, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
