@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from ._exceptions import AuthenticationError, InvalidParameterError
+from ._exceptions import AuthenticationError, InvalidParameterError, MissingAPIKeyError
 from ._polling import PollPolicy
 
 __all__ = ["DEFAULT_BASE_URL", "SANDBOX", "Settings", "resolve_settings"]
@@ -38,8 +38,8 @@ def resolve_settings(api_key: str | None = None, base_url: str | None = None) ->
     ``ECOHASH_BASE_URL``, then the public service. ``"sandbox"`` starts (once per process)
     the local server and uses its key.
 
-    Raises :class:`AuthenticationError` when a real server has no key, before any
-    request is made.
+    Raises :class:`MissingAPIKeyError` (an :class:`AuthenticationError`) when a real
+    server has no key, before any request is made.
     """
     base = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).strip()
     if base.lower() == SANDBOX:
@@ -57,7 +57,7 @@ def resolve_settings(api_key: str | None = None, base_url: str | None = None) ->
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
     key = key.strip() if isinstance(key, str) else None
     if not key:
-        raise AuthenticationError(_NO_KEY.format(base_url=base.rstrip("/")))
+        raise MissingAPIKeyError(_NO_KEY.format(base_url=base.rstrip("/")))
     if any(ord(char) < 0x21 or ord(char) > 0x7E for char in key):
         raise AuthenticationError(
             "The API key contains spaces or characters that cannot be sent in a header; "

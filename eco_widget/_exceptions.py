@@ -6,7 +6,8 @@
     ├── InvalidParameterError (also a ValueError)  bad input, caught before any request
     ├── APIError (.status_code .type .message .param .request_id)
     │   ├── InvalidRequestError (400, 413)
-    │   ├── AuthenticationError (401, or no key configured)
+    │   ├── AuthenticationError (401)
+    │   │   └── MissingAPIKeyError (no key configured: raised before any request)
     │   ├── PermissionDeniedError (403)
     │   │   └── VideoExpiredError (403/410 on a video URL past its lifetime)
     │   ├── NotFoundError (404)
@@ -36,6 +37,7 @@ __all__ = [
     "InvalidRequestError",
     "JobFailedError",
     "JobTimeoutError",
+    "MissingAPIKeyError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -104,6 +106,10 @@ class InvalidRequestError(APIError):
 class AuthenticationError(APIError):
     """401: the API key is missing or unknown (also raised before any request when no
     key is configured for a real server)."""
+
+
+class MissingAPIKeyError(AuthenticationError):
+    """No API key is configured for a real server; raised before any request."""
 
 
 class PermissionDeniedError(APIError):

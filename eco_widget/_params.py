@@ -41,8 +41,9 @@ class ParamSpec:
 
     @property
     def accepted(self) -> str:
-        noun = "an integer" if self.kind is int else "a number"
-        return f"{noun} from {self.minimum:g} to {self.maximum:g}"
+        if self.kind is int:
+            return f"an integer from {self.minimum} to {self.maximum}"
+        return f"a number from {self.minimum:g} to {self.maximum:g}"
 
     def check(self, value: Any) -> int | float:
         """Return ``value`` if it is accepted, else raise :class:`InvalidParameterError`."""

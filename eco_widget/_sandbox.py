@@ -13,31 +13,20 @@ import atexit
 import os
 import secrets
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import platformdirs
 
 from ._polling import PollPolicy
 
-__all__ = ["Sandbox", "get_sandbox", "sandbox_dir"]
+__all__ = ["SERVER_DEPENDENCIES", "Sandbox", "get_sandbox", "poll_policy_for", "sandbox_dir"]
 
 PROFILE_ENV = "ECOHASH_SANDBOX_PROFILE"
+#: The imports of the ``sandbox`` extra: a missing one means the extra is not installed.
+SERVER_DEPENDENCIES = frozenset({"starlette", "uvicorn", "numpy", "av", "PIL"})
+_MIN_SANDBOX_INTERVAL = 0.1
 DIR_ENV = "ECOHASH_SANDBOX_DIR"
-
-# Poll priors matched to each profile's timings (see eco_widget.server's profiles).
-_POLICIES = {
-    "instant": PollPolicy().scaled(0.02),
-    "fast": PollPolicy(
-        first_poll=0.25,
-        min_interval=0.2,
-        max_interval=2.0,
-        expected_queue=0.6,
-        processing_min=1.0,
-        processing_max=3.0,
-    ),
-    "realistic": PollPolicy(),
-}
 
 
 @dataclass(frozen=True)
@@ -63,6 +52,32 @@ def sandbox_dir() -> Path:
     return Path(platformdirs.user_cache_dir("eco_widget", appauthor=False)) / "sandbox"
 
 
+def poll_policy_for(profile: str) -> PollPolicy:
+    """Poll priors matched to a server profile's own timings."""
+    from .server._timing import PROFILE_SECONDS
+
+    seconds = PROFILE_SECONDS[profile]  # type: ignore[index]
+    if seconds.processing_max == 0:  # instant: as long as the render, a second or less
+        return PollPolicy(
+            first_poll=0.05,
+            min_interval=0.05,
+            max_interval=0.5,
+            expected_queue=0.0,
+            processing_min=0.2,
+            processing_max=1.0,
+        )
+    scaled = PollPolicy().scaled(seconds.processing_max / PollPolicy().processing_max)
+    return replace(
+        scaled,
+        first_poll=max(_MIN_SANDBOX_INTERVAL, scaled.first_poll),
+        min_interval=max(_MIN_SANDBOX_INTERVAL, scaled.min_interval),
+        max_interval=max(_MIN_SANDBOX_INTERVAL, scaled.max_interval),
+        expected_queue=(seconds.queue_min + seconds.queue_max) / 2,
+        processing_min=seconds.processing_min,
+        processing_max=seconds.processing_max,
+    )
+
+
 def _sandbox_key(data_dir: Path) -> str:
     path = data_dir / "client.key"
     try:
@@ -86,14 +101,19 @@ def get_sandbox() -> Sandbox:
             return _sandbox
         try:
             from .server import ServerConfig, ThreadedServer
+            from .server._config import PROFILES
         except ImportError as exc:
+            if (exc.name or "").split(".")[0] not in SERVER_DEPENDENCIES:
+                raise
             raise ImportError(
-                "The sandbox needs the local server's extra: pip install 'eco_widget[sandbox]'"
+                f"The sandbox needs the local server's extra ({exc.name} is missing): "
+                "pip install 'eco_widget[sandbox]'",
+                name=exc.name,
             ) from exc
         profile = os.environ.get(PROFILE_ENV, "fast").strip().lower()
-        if profile not in _POLICIES:
+        if profile not in PROFILES:
             raise ValueError(
-                f"{PROFILE_ENV}={profile!r} is not a profile: use one of {', '.join(_POLICIES)}"
+                f"{PROFILE_ENV}={profile!r} is not a profile: use one of {', '.join(PROFILES)}"
             )
         data_dir = sandbox_dir()
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -102,5 +122,5 @@ def get_sandbox() -> Sandbox:
         server = ThreadedServer(config, host="127.0.0.1", port=0)
         server.start()
         atexit.register(server.stop)
-        _sandbox = Sandbox(server.url, key, profile, data_dir, _POLICIES[profile])
+        _sandbox = Sandbox(server.url, key, profile, data_dir, poll_policy_for(profile))
         return _sandbox

@@ -18,11 +18,28 @@ from dataclasses import dataclass
 from .._params import PARAMETERS, VideoParams
 from ._config import Profile
 
-__all__ = ["Plan", "TimingPlanner"]
+__all__ = ["PROFILE_SECONDS", "Plan", "ProfileSeconds", "TimingPlanner"]
 
 _SMALLEST_WORK = PARAMETERS["num_frames"].minimum * PARAMETERS["num_inference_steps"].minimum
 _LARGEST_WORK = PARAMETERS["num_frames"].maximum * PARAMETERS["num_inference_steps"].maximum
 _REALISTIC_JITTER = 4.0
+
+
+@dataclass(frozen=True)
+class ProfileSeconds:
+    """The ranges a profile draws its durations from (before ``time_scale``)."""
+
+    queue_min: float
+    queue_max: float
+    processing_min: float
+    processing_max: float
+
+
+PROFILE_SECONDS: dict[Profile, ProfileSeconds] = {
+    "instant": ProfileSeconds(0.0, 0.0, 0.0, 0.0),
+    "fast": ProfileSeconds(0.3, 1.0, 1.0, 3.0),
+    "realistic": ProfileSeconds(30.0, 60.0, 60.0, 120.0),
+}
 
 
 @dataclass(frozen=True)
@@ -43,15 +60,16 @@ class TimingPlanner:
 
     def plan(self, params: VideoParams) -> Plan:
         """The queue and processing durations of a job with these parameters."""
+        seconds = PROFILE_SECONDS[self.profile]
         if self.profile == "instant":
             return Plan(0.0, 0.0)
+        queue = self._rng.uniform(seconds.queue_min, seconds.queue_max)
+        low, high = seconds.processing_min, seconds.processing_max
         if self.profile == "fast":
-            queue = self._rng.uniform(0.3, 1.0)
-            processing = self._rng.uniform(1.0, 3.0)
+            processing = self._rng.uniform(low, high)
         else:
-            queue = self._rng.uniform(30.0, 60.0)
             work = params.num_frames * params.num_inference_steps
             share = (work - _SMALLEST_WORK) / (_LARGEST_WORK - _SMALLEST_WORK)
             jitter = self._rng.uniform(-_REALISTIC_JITTER, _REALISTIC_JITTER)
-            processing = min(120.0, max(60.0, 60.0 + 60.0 * share + jitter))
+            processing = min(high, max(low, low + (high - low) * share + jitter))
         return Plan(queue * self.time_scale, processing * self.time_scale)
