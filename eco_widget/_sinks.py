@@ -7,6 +7,7 @@ download cut short can go on with a ``Range`` request from the bytes already hel
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import tempfile
@@ -78,25 +79,28 @@ def _int(value: str | None) -> int | None:
 
 
 class MemorySink(_SinkBase):
-    """Collects the video in memory."""
+    """Collects the video in memory. (``BytesIO.getvalue()`` hands over its buffer
+    without a copy, so the peak is the video's size, not twice it.)"""
 
     def __init__(self) -> None:
         super().__init__()
-        self._buffer = bytearray()
+        self._buffer = io.BytesIO()
 
     def write(self, chunk: bytes) -> None:
-        self._buffer += chunk
+        self._buffer.write(chunk)
         self.size += len(chunk)
 
     def reset(self) -> None:
-        self._buffer.clear()
+        self._buffer = io.BytesIO()
         self.size = 0
 
     def discard(self) -> None:
         self.reset()
 
     def finish(self) -> bytes:
-        return bytes(self._buffer)
+        data = self._buffer.getvalue()
+        self._buffer = io.BytesIO()
+        return data
 
 
 class FileSink(_SinkBase):
