@@ -39,12 +39,14 @@ from ._video import Video
 
 if TYPE_CHECKING:
     from ._client import DEFAULT_TIMEOUT, AsyncClient, Client
+    from ._widget import VideoWidget
 
 # Loaded on first use, so that importing the package does not import httpx.
 _LAZY = {
     "AsyncClient": "._client",
     "Client": "._client",
     "DEFAULT_TIMEOUT": "._client",
+    "VideoWidget": "._widget",
 }
 
 
@@ -91,5 +93,6 @@ __all__ = [
     "Video",
     "VideoExpiredError",
     "VideoParams",
+    "VideoWidget",
     "__version__",
 ]

@@ -78,6 +78,15 @@ class _Shell:
         return self._settings.base_url
 
     @property
+    def account(self) -> str:
+        """Who the jobs belong to, without the key: the base URL and a short hash of the
+        key (for per-account limits and journals)."""
+        import hashlib
+
+        digest = hashlib.sha256((self._settings.api_key or "").encode()).hexdigest()[:12]
+        return f"{self.base_url}#{digest}"
+
+    @property
     def is_sandbox(self) -> bool:
         """True when this client talks to the embedded local server."""
         return self._settings.is_sandbox

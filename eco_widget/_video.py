@@ -17,13 +17,15 @@ __all__ = ["Video", "default_filename"]
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
-def default_filename(job: Job) -> str:
+def default_filename(job: Job, *, unique: bool = False) -> str:
     """A file name from the prompt's first words and the seed, e.g.
-    ``red-balloon-over-a-mountain-s1234.mp4``; the job id when they are unknown."""
+    ``red-balloon-over-a-mountain-s1234.mp4``; the job id when they are unknown.
+    ``unique`` adds the job id (``…-s1234-vid_abc.mp4``), for folders of many videos."""
     if job.params is None:
         return f"{job.id}.mp4"
     slug = _SLUG.sub("-", job.params.prompt.lower()).strip("-")[:48].rstrip("-") or "video"
-    return f"{slug}-s{job.params.seed}.mp4"
+    suffix = f"-{job.id}" if unique else ""
+    return f"{slug}-s{job.params.seed}{suffix}.mp4"
 
 
 class Video:

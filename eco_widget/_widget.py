@@ -1,0 +1,366 @@
+"""``VideoWidget``: the prompt form, live job status and inline videos in a notebook.
+
+The widget's traits are small JSON (the form's values, the runs' states); the MP4 travels
+only when a view asks for it, as a binary buffer. A click reaches Python as a custom
+message; each generation runs as an asyncio task on the kernel's running loop, so the
+kernel stays free while a video renders. The API key is never a trait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import difflib
+import os
+import time
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import anywidget
+import traitlets
+
+from ._client import DEFAULT_TIMEOUT, AsyncClient
+from ._config import BASE_URL_ENV, DEFAULT_BASE_URL, SANDBOX
+from ._exceptions import EcoVideoError, InvalidParameterError
+from ._params import PARAMETERS, PROMPT_MAX_CHARS, VideoParams, check_prompt
+from ._slots import MAX_ACTIVE_JOBS
+from ._video import Video
+from ._widget_run import Run, drive_run
+
+__all__ = ["VideoWidget"]
+
+_STATIC = Path(__file__).parent / "static"
+_FORM_FIELDS = ("prompt", *PARAMETERS)
+_OPTIONS = (*_FORM_FIELDS, "client", "timeout")
+#: At most this many trait updates per second reach the front end.
+_UPDATES_PER_SECOND = 4.0
+_LABELS = {
+    "num_frames": "Frames",
+    "fps": "FPS",
+    "num_inference_steps": "Steps",
+    "guidance_scale": "Guidance",
+    "seed": "Seed",
+}
+
+
+def _limits() -> dict[str, Any]:
+    limits: dict[str, Any] = {
+        name: {
+            "min": spec.minimum,
+            "max": spec.maximum,
+            "default": spec.default,
+            "kind": "int" if spec.kind is int else "float",
+            "label": _LABELS[name],
+            "help": spec.help,
+        }
+        for name, spec in PARAMETERS.items()
+    }
+    limits["prompt"] = {"max_chars": PROMPT_MAX_CHARS}
+    return limits
+
+
+class VideoWidget(anywidget.AnyWidget):
+    """A form that makes videos, with live status and the results playing inline.
+
+    >>> w = VideoWidget(prompt="a red balloon over a mountain at dawn", seed=1234)
+    >>> w                      # shows the form; press Generate, or:
+    >>> w.generate()
+    >>> video = await w        # or w.wait() in a synchronous cell
+
+    ``client`` is an :class:`AsyncClient` (default: one made from ``ECOHASH_API_KEY`` and
+    ``ECOHASH_BASE_URL`` on first use; ``base_url="sandbox"`` for the local sandbox).
+    Every finished video is saved under the data folder (``ECOHASH_HOME``) as soon as it
+    is downloaded.
+    """
+
+    _esm = _STATIC / "widget.js"
+    _css = _STATIC / "widget.css"
+
+    prompt = traitlets.Unicode("").tag(sync=True)
+    num_frames = traitlets.Int(33).tag(sync=True)
+    fps = traitlets.Int(16).tag(sync=True)
+    num_inference_steps = traitlets.Int(50).tag(sync=True)
+    guidance_scale = traitlets.Float(5.0).tag(sync=True)
+    seed = traitlets.Int(None, allow_none=True).tag(sync=True)
+    limits = traitlets.Dict().tag(sync=True)
+    form_error = traitlets.Dict(None, allow_none=True).tag(sync=True)
+    runs = traitlets.List(traitlets.Dict()).tag(sync=True)
+    backend = traitlets.Unicode("").tag(sync=True)
+    max_active = traitlets.Int(MAX_ACTIVE_JOBS).tag(sync=True)
+
+    def __init__(
+        self,
+        prompt: str = "",
+        *,
+        num_frames: int = 33,
+        fps: int = 16,
+        num_inference_steps: int = 50,
+        guidance_scale: float = 5.0,
+        seed: int | None = None,
+        client: AsyncClient | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        **unknown: Any,
+    ):
+        if unknown:
+            raise _unknown_options(unknown)
+        if client is not None and not isinstance(client, AsyncClient):
+            raise TypeError(
+                f"client must be an eco_widget.AsyncClient; got {type(client).__name__} "
+                "(the widget runs its jobs on the kernel's event loop)"
+            )
+        if not isinstance(prompt, str):
+            raise InvalidParameterError("prompt", prompt, "a text")
+        if prompt.strip():
+            check_prompt(prompt)
+        values = dict(
+            num_frames=num_frames,
+            fps=fps,
+            num_inference_steps=num_inference_steps,
+            guidance_scale=guidance_scale,
+            seed=seed,
+        )
+        for name, value in values.items():
+            if value is not None or name != "seed":
+                PARAMETERS[name].check(value)
+        super().__init__(
+            prompt=prompt,
+            num_frames=num_frames,
+            fps=fps,
+            num_inference_steps=num_inference_steps,
+            guidance_scale=float(guidance_scale),
+            seed=seed,
+            limits=_limits(),
+            backend=_backend_label(client),
+        )
+        self._client = client
+        self._timeout = timeout
+        self._runs: list[Run] = []
+        self._count = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_publish = 0.0
+        self._publish_pending: asyncio.TimerHandle | None = None
+        self.on_msg(self._on_message)
+
+    # -- what people call ---------------------------------------------------------------
+    def generate(self, prompt: str | None = None, **params: Any) -> VideoWidget:
+        """Start a generation from Python with the form's values (overridden by the
+        arguments, which are also put in the form). Returns the widget, so
+        ``await w.generate()`` gives the :class:`Video`.
+
+        Raises :class:`InvalidParameterError` for bad values (the form shows it too).
+        """
+        unknown = {name: value for name, value in params.items() if name not in PARAMETERS}
+        if unknown:
+            raise _unknown_options(unknown)
+        values = self._form_values()
+        if prompt is not None:
+            values["prompt"] = prompt
+        values.update(params)
+        self._start(values)
+        return self
+
+    async def result(self) -> Video:
+        """The latest generation's :class:`Video`, once it is done (raises what stopped
+        it: :class:`JobFailedError`, :class:`APIError`, …)."""
+        run = self._latest_run()
+        assert run.task is not None
+        return await asyncio.shield(run.task)
+
+    def __await__(self) -> Generator[Any, None, Video]:
+        return self.result().__await__()
+
+    def wait(self, timeout: float | None = None) -> Video:
+        """Block until the latest generation is done and return its :class:`Video`.
+
+        Works in a synchronous notebook cell: the kernel's loop is re-entered (with
+        ``nest_asyncio2``, applied to that loop only) so the job's task runs meanwhile.
+        ``timeout`` (seconds) raises :class:`TimeoutError`; the job goes on.
+        """
+        run = self._latest_run()
+        assert run.task is not None
+        loop = run.task.get_loop()
+        waiter = asyncio.wait_for(asyncio.shield(run.task), timeout)
+        if loop.is_running():
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is not loop:
+                return asyncio.run_coroutine_threadsafe(waiter, loop).result()
+            import nest_asyncio2
+
+            nest_asyncio2.apply(loop)
+        return loop.run_until_complete(waiter)
+
+    def stop(self) -> None:
+        """Stop waiting for every running generation (their jobs go on on the server)."""
+        for run in self._runs:
+            if run.active and run.task is not None:
+                run.task.cancel()
+
+    @property
+    def video(self) -> Video | None:
+        """The latest finished :class:`Video`, or None."""
+        videos = self.videos
+        return videos[-1] if videos else None
+
+    @property
+    def videos(self) -> list[Video]:
+        """Every finished :class:`Video` of this widget, oldest first."""
+        return [run.video for run in self._runs if run.video is not None]
+
+    @property
+    def status(self) -> str:
+        """The latest generation's phase (``"idle"`` before the first)."""
+        return self._runs[-1].phase if self._runs else "idle"
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save the latest video to ``path`` (a file, or a directory to put it in)."""
+        video = self.video
+        if video is None:
+            raise RuntimeError("no finished video yet: press Generate or call w.generate()")
+        return video.save(path)
+
+    def __repr__(self) -> str:
+        prompt = self.prompt if len(self.prompt) <= 40 else self.prompt[:39] + "…"
+        return (
+            f"VideoWidget(prompt={prompt!r}, runs={len(self._runs)}, "
+            f"videos={len(self.videos)}, status={self.status!r})"
+        )
+
+    # -- the front end's messages -------------------------------------------------------
+    def _on_message(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        if kind == "generate":
+            params = content.get("params")
+            values = self._form_values()
+            if isinstance(params, dict):
+                values.update({k: v for k, v in params.items() if k in _FORM_FIELDS})
+            with contextlib.suppress(InvalidParameterError):  # the form shows it
+                self._start(values)
+        elif kind == "stop":
+            run = self._run(content.get("key"))
+            if run is not None and run.active and run.task is not None:
+                run.task.cancel()
+        elif kind == "video":
+            self._send_video(content.get("key"))
+
+    def _send_video(self, key: Any) -> None:
+        run = self._run(key)
+        if run is None or run.video is None:
+            self.send({"type": "video_missing", "key": key, "message": "No video for this run."})
+            return
+        try:
+            data = run.video.data
+        except OSError as exc:
+            self.send({"type": "video_missing", "key": key, "message": f"Cannot read it: {exc}"})
+            return
+        filename = run.to_json()["video"]["filename"]
+        self.send(
+            {"type": "video", "key": key, "filename": filename, "mime": "video/mp4"},
+            buffers=[data],
+        )
+
+    # -- running generations ------------------------------------------------------------
+    def _form_values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _FORM_FIELDS}
+
+    def _start(self, values: dict[str, Any]) -> Run:
+        try:
+            params = VideoParams.create(values.pop("prompt"), **values).with_seed()
+        except InvalidParameterError as exc:
+            self.form_error = {"param": exc.param, "message": exc.message}
+            raise
+        self.form_error = None
+        self.set_trait("prompt", params.prompt)
+        for name in PARAMETERS:
+            if name != "seed":
+                self.set_trait(name, getattr(params, name))
+        self._count += 1
+        run = Run(key=f"r{self._count}", params=params)
+        self._runs.append(run)
+        loop = self._event_loop()
+        run.task = loop.create_task(self._drive(run), name=f"eco_widget {run.key}")
+        self._publish(now=True)
+        return run
+
+    async def _drive(self, run: Run) -> Video:
+        try:
+            client = self._ensure_client()
+        except EcoVideoError as exc:
+            run.fail(exc)
+            self._publish(now=True)
+            raise
+        return await drive_run(run, client, self._publish, timeout=self._timeout)
+
+    def _ensure_client(self) -> AsyncClient:
+        if self._client is None:
+            self._client = AsyncClient()
+            self.backend = _backend_label(self._client)
+        return self._client
+
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        try:
+            return asyncio.get_running_loop()
+        except RuntimeError:
+            # Outside a running loop (a script): a private loop that wait() runs.
+            if self._loop is None or self._loop.is_closed():
+                self._loop = asyncio.new_event_loop()
+            return self._loop
+
+    def _latest_run(self) -> Run:
+        if not self._runs:
+            raise RuntimeError("nothing generated yet: press Generate or call w.generate()")
+        return self._runs[-1]
+
+    def _run(self, key: Any) -> Run | None:
+        return next((run for run in self._runs if run.key == key), None)
+
+    def _publish(self, *, now: bool = False) -> None:
+        """Send the runs to the front end, at most a few times a second; the last state
+        always goes out."""
+        if self._publish_pending is not None and not now:
+            return
+        wait = self._last_publish + 1.0 / _UPDATES_PER_SECOND - time.monotonic()
+        if now or wait <= 0 or not _loop_running():
+            if self._publish_pending is not None:
+                self._publish_pending.cancel()
+                self._publish_pending = None
+            self._last_publish = time.monotonic()
+            self.runs = [run.to_json() for run in reversed(self._runs)]
+            return
+        self._publish_pending = asyncio.get_running_loop().call_later(wait, self._flush)
+
+    def _flush(self) -> None:
+        self._publish_pending = None
+        self._publish(now=True)
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _unknown_options(unknown: dict[str, Any]) -> TypeError:
+    name = sorted(unknown)[0]
+    close = difflib.get_close_matches(name, _OPTIONS, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return TypeError(
+        f"VideoWidget got an unexpected option {name!r}.{hint} "
+        f"Accepted: {', '.join(_OPTIONS)}."
+    )
+
+
+def _backend_label(client: AsyncClient | None) -> str:
+    """Where jobs go, in a word, without starting anything or showing any key."""
+    if client is not None:
+        return SANDBOX if client.is_sandbox else (urlsplit(client.base_url).hostname or "")
+    base = (os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).strip()
+    return SANDBOX if base.lower() == SANDBOX else (urlsplit(base).hostname or base)

@@ -1,0 +1,280 @@
+"""One generation of a widget: its state as the front end sees it, and the task that
+drives it on the kernel's event loop (wait for a slot, submit, poll, download, save)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    EcoVideoError,
+    InvalidParameterError,
+    JobFailedError,
+    JobTimeoutError,
+    RateLimitError,
+    ServerError,
+)
+from ._models import Job, JobStatus
+from ._params import VideoParams
+from ._paths import videos_dir
+from ._progress import Phase, ProgressEstimator, ProgressInfo
+from ._slots import MAX_ACTIVE_JOBS, slot_pool
+from ._video import Video, default_filename
+
+if TYPE_CHECKING:
+    from ._client import AsyncClient
+
+__all__ = ["Publish", "Run", "drive_run"]
+
+class Publish(Protocol):
+    """Sends the runs to the front end (throttled unless ``now``)."""
+
+    def __call__(self, *, now: bool = False) -> None: ...
+
+
+WAITING = "waiting"
+STOPPED = "stopped"
+ERROR = "error"
+
+#: How long a submission refused with 429 (jobs of other processes) waits when the
+#: server gives no Retry-After.
+_RATE_LIMIT_PAUSE = 5.0
+
+_LABELS = {
+    WAITING: "Waiting for a free slot",
+    Phase.SUBMITTING: "Submitting",
+    Phase.QUEUED: "Queued",
+    Phase.PROCESSING: "Processing",
+    Phase.DOWNLOADING: "Downloading",
+    Phase.COMPLETED: "Completed",
+    Phase.FAILED: "Failed",
+    STOPPED: "Stopped waiting",
+    ERROR: "Error",
+}
+
+
+@dataclass
+class Run:
+    """The state of one generation. ``params`` carries the seed from the start."""
+
+    key: str
+    params: VideoParams
+    started_wall: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.monotonic)
+    phase: str = Phase.SUBMITTING
+    label: str | None = None
+    job: Job | None = None
+    info: ProgressInfo | None = None
+    info_at: float | None = None
+    video: Video | None = None
+    error: EcoVideoError | None = None
+    error_kind: str | None = None
+    note: str | None = None
+    finished: float | None = None
+    submitted_at: float | None = None
+    processing_at: float | None = None
+    completed_at: float | None = None
+    task: asyncio.Task[Video] | None = field(default=None, repr=False)
+
+    @property
+    def active(self) -> bool:
+        return self.finished is None
+
+    def set_phase(self, phase: str, label: str | None = None) -> None:
+        self.phase, self.label = phase, label
+
+    def finish(self, phase: str, *, note: str | None = None) -> None:
+        self.phase, self.label, self.note = phase, None, note
+        self.finished = time.monotonic()
+
+    def fail(self, error: EcoVideoError) -> None:
+        self.error, self.error_kind = error, _error_kind(error)
+        self.finish(Phase.FAILED if isinstance(error, JobFailedError) else ERROR)
+
+    def timings(self) -> dict[str, float | None]:
+        queue = render = total = None
+        if self.submitted_at is not None and self.processing_at is not None:
+            queue = self.processing_at - self.submitted_at
+        if self.processing_at is not None and self.completed_at is not None:
+            render = self.completed_at - self.processing_at
+        if self.submitted_at is not None and self.completed_at is not None:
+            total = self.completed_at - self.submitted_at
+        return {"queue_seconds": queue, "render_seconds": render, "total_seconds": total}
+
+    def to_json(self) -> dict[str, Any]:
+        """The run as the front end's model has it (see static/PROTOCOL.md)."""
+        now = time.monotonic()
+        end = self.finished if self.finished is not None else now
+        info = self.info
+        fraction = 1.0 if self.phase == Phase.COMPLETED else (info.fraction if info else 0.0)
+        eta = info.eta if info is not None and self.active else None
+        params = self.params
+        video = None
+        if self.video is not None and self.video.path is not None:
+            video = {
+                "size": self.video.size,
+                "filename": default_filename(self.video.job),
+                "saved_path": str(self.video.path),
+            }
+        error = None
+        if self.error is not None:
+            error = {"kind": self.error_kind, "message": _plain(self.error)}
+        label = self.label or _LABELS.get(self.phase, self.phase.capitalize())
+        if self.phase == Phase.PROCESSING and info is not None and info.phase_fraction:
+            label = f"Processing, {round(100 * info.phase_fraction)} %"
+        return {
+            "key": self.key,
+            "job_id": self.job.id if self.job else None,
+            "phase": self.phase,
+            "phase_label": label,
+            "active": self.active,
+            "fraction": round(fraction, 4),
+            "estimated": info.estimated if info else True,
+            "started_at": round(self.started_wall * 1000),
+            "eta_seconds": None if eta is None else round(eta, 2),
+            "eta_at": None if self.info_at is None else round(self.info_at * 1000),
+            "elapsed_seconds": round(end - self.started, 2),
+            "prompt": params.prompt,
+            "seed": params.seed,
+            "num_frames": params.num_frames,
+            "fps": params.fps,
+            "num_inference_steps": params.num_inference_steps,
+            "guidance_scale": params.guidance_scale,
+            "duration_seconds": params.duration_seconds,
+            **{name: _round(value) for name, value in self.timings().items()},
+            "video": video,
+            "error": error,
+            "note": self.note,
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _error_kind(error: EcoVideoError) -> str:
+    kinds: tuple[tuple[type[EcoVideoError], str], ...] = (
+        (InvalidParameterError, "validation"),
+        (AuthenticationError, "authentication"),
+        (RateLimitError, "rate_limit"),
+        (JobFailedError, "failed"),
+        (JobTimeoutError, "timeout"),
+        (APIConnectionError, "network"),
+        (ServerError, "server"),
+    )
+    for cls, kind in kinds:
+        if isinstance(error, cls):
+            return kind
+    return "error"
+
+
+def _plain(error: EcoVideoError) -> str:
+    if isinstance(error, JobFailedError):
+        reason = error.job.error.message if error.job.error else "no reason given"
+        return f"The job failed: {reason}"
+    if isinstance(error, APIError):
+        return error.message
+    return str(error)
+
+
+async def drive_run(
+    run: Run,
+    client: AsyncClient,
+    publish: Publish,
+    *,
+    timeout: float,
+) -> Video:
+    """Take ``run`` from a free slot to a saved video, publishing each change.
+
+    Raises what stopped it (the run records it too); ``asyncio.CancelledError`` when
+    the user stopped waiting.
+    """
+    estimator = ProgressEstimator(client.timing, run.params, started=time.monotonic())
+
+    def observe(job: Job) -> None:
+        now = time.monotonic()
+        run.job = job
+        if job.status == JobStatus.PROCESSING.value and run.processing_at is None:
+            run.processing_at = now
+        if job.is_terminal and run.completed_at is None:
+            run.completed_at = now
+        estimator.observe(job, now)
+        run.info, run.info_at = estimator.info(now), time.time()
+        before = run.phase
+        run.set_phase(job.status if not job.is_terminal else Phase.DOWNLOADING)
+        publish(now=run.phase != before)  # a new phase goes out at once, progress throttled
+
+    try:
+        pool = slot_pool(client.account)
+
+        def waiting(active: int) -> None:
+            run.set_phase(WAITING, f"Waiting for a free slot ({active} jobs running)")
+            publish(now=True)
+
+        async with pool.slot(on_wait=waiting):
+            job = await _submit(run, client, publish, estimator)
+            run.submitted_at = time.monotonic()
+            observe(job)
+            job = await client.wait(job, timeout=timeout, on_update=observe)
+        if job.is_failed:
+            raise JobFailedError(job)
+        run.set_phase(Phase.DOWNLOADING)
+        publish(now=True)
+        folder = videos_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = await client.download(job, folder / default_filename(job, unique=True))
+        run.video = Video(job, path=path)
+        run.finish(Phase.COMPLETED)
+        return run.video
+    except asyncio.CancelledError:
+        job_id = run.job.id if run.job else None
+        if job_id is None:
+            run.finish(STOPPED, note="Stopped before the job was submitted: nothing was billed.")
+        else:
+            run.finish(
+                STOPPED,
+                note=(
+                    f"Stopped waiting. The job goes on on the server (the API has no cancel): "
+                    f"pick it up later with client.wait({job_id!r})."
+                ),
+            )
+        raise
+    except EcoVideoError as exc:
+        run.fail(exc)
+        raise
+    finally:
+        publish(now=True)
+
+
+async def _submit(
+    run: Run, client: AsyncClient, publish: Publish, estimator: ProgressEstimator
+) -> Job:
+    """Submit; a 429 (jobs of other processes on the same account) waits per
+    ``Retry-After`` and tries again: the server refused it, so nothing was billed."""
+    params = run.params
+    while True:
+        run.set_phase(Phase.SUBMITTING)
+        run.info, run.info_at = estimator.info(time.monotonic()), time.time()
+        publish(now=True)
+        try:
+            return await client.submit(
+                params.prompt,
+                num_frames=params.num_frames,
+                fps=params.fps,
+                num_inference_steps=params.num_inference_steps,
+                guidance_scale=params.guidance_scale,
+                seed=params.seed,
+            )
+        except RateLimitError as exc:
+            pause = exc.retry_after or _RATE_LIMIT_PAUSE
+            run.set_phase(
+                WAITING,
+                f"Waiting for a free slot (the account has {MAX_ACTIVE_JOBS} jobs running)",
+            )
+            publish(now=True)
+            await asyncio.sleep(pause)
