@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import difflib
 import os
+import signal
+import threading
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +29,7 @@ from ._exceptions import EcoVideoError, InvalidParameterError
 from ._params import PARAMETERS, PROMPT_MAX_CHARS, VideoParams, check_prompt
 from ._slots import MAX_ACTIVE_JOBS
 from ._video import Video
-from ._widget_run import Run, drive_run
+from ._widget_run import STOPPED, Run, drive_run
 
 __all__ = ["VideoWidget"]
 
@@ -176,7 +178,8 @@ class VideoWidget(anywidget.AnyWidget):
 
         Works in a synchronous notebook cell: the kernel's loop is re-entered (with
         ``nest_asyncio2``, applied to that loop only) so the job's task runs meanwhile.
-        ``timeout`` (seconds) raises :class:`TimeoutError`; the job goes on.
+        ``timeout`` (seconds) raises :class:`TimeoutError`; the job goes on. An
+        interrupt (Ctrl-C, the kernel's stop button) stops the waiting, not the job.
         """
         run = self._latest_run()
         assert run.task is not None
@@ -192,7 +195,14 @@ class VideoWidget(anywidget.AnyWidget):
             import nest_asyncio2
 
             nest_asyncio2.apply(loop)
-        return loop.run_until_complete(waiter)
+        waiting = loop.create_task(waiter)
+        with _interrupt_cancels(loop, waiting) as interrupted:
+            try:
+                return loop.run_until_complete(waiting)
+            except asyncio.CancelledError:
+                if interrupted:
+                    raise KeyboardInterrupt from None
+                raise
 
     def stop(self) -> None:
         """Stop waiting for every running generation (their jobs go on on the server)."""
@@ -285,8 +295,15 @@ class VideoWidget(anywidget.AnyWidget):
         self._runs.append(run)
         loop = self._event_loop()
         run.task = loop.create_task(self._drive(run), name=f"eco_widget {run.key}")
+        run.task.add_done_callback(lambda _task: self._settle(run))
         self._publish(now=True)
         return run
+
+    def _settle(self, run: Run) -> None:
+        """A task cancelled before it started never ran its own bookkeeping."""
+        if run.active:
+            run.finish(STOPPED, note="Stopped before the job was submitted: nothing was billed.")
+            self._publish(now=True)
 
     async def _drive(self, run: Run) -> Video:
         try:
@@ -340,6 +357,30 @@ class VideoWidget(anywidget.AnyWidget):
         self._publish(now=True)
 
 
+@contextlib.contextmanager
+def _interrupt_cancels(
+    loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]
+) -> Iterator[list[bool]]:
+    """While the body runs the loop, SIGINT cancels ``task`` instead of raising
+    KeyboardInterrupt wherever the loop happens to be (inside a job's task, or in the
+    kernel's own loop, which would end the kernel). Yields a list that is true once an
+    interrupt came."""
+    interrupted: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def cancel(signum: int, frame: Any) -> None:
+        interrupted.append(True)
+        loop.call_soon_threadsafe(task.cancel)
+
+    previous = signal.signal(signal.SIGINT, cancel)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _loop_running() -> bool:
     try:
         asyncio.get_running_loop()
@@ -353,8 +394,7 @@ def _unknown_options(unknown: dict[str, Any]) -> TypeError:
     close = difflib.get_close_matches(name, _OPTIONS, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     return TypeError(
-        f"VideoWidget got an unexpected option {name!r}.{hint} "
-        f"Accepted: {', '.join(_OPTIONS)}."
+        f"VideoWidget got an unexpected option {name!r}.{hint} Accepted: {', '.join(_OPTIONS)}."
     )
 
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Publish", "Run", "drive_run"]
 
+
 class Publish(Protocol):
     """Sends the runs to the front end (throttled unless ``now``)."""
 

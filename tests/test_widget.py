@@ -277,3 +277,16 @@ def test_wait_from_synchronous_code(make_server):
     w.generate()
     video = w.wait(timeout=30)
     assert video.path.exists() and w.wait() is video
+
+
+async def test_stopping_before_the_task_starts_settles_the_run(make_server):
+    server = make_server()
+    w = widget(server, prompt="never sent", num_frames=1)
+    w.generate()
+    w.stop()
+    with pytest.raises(asyncio.CancelledError):
+        await w
+    run = w.runs[0]
+    assert (run["phase"], run["active"]) == ("stopped", False)
+    assert "nothing was billed" in run["note"]
+    assert server.stats.totals()["requests"]["posts"] == 0

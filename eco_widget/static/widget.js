@@ -1,0 +1,735 @@
+/**
+ * VideoWidget front end: a prompt form, the live status of each run, inline MP4
+ * playback and a history strip. The model contract is PROTOCOL.md next to this file.
+ *
+ * Every piece of text from the user or the kernel is set with textContent (or appended
+ * as a Text node): nothing is ever parsed as HTML.
+ */
+
+/** Used when the `limits` trait lacks an entry; mirrors eco_widget/_params.py. */
+const DEFAULT_LIMITS = {
+  num_frames: { min: 1, max: 81, default: 33, kind: "int", label: "Frames" },
+  fps: { min: 1, max: 60, default: 16, kind: "int", label: "FPS" },
+  num_inference_steps: { min: 20, max: 80, default: 50, kind: "int", label: "Steps" },
+  guidance_scale: { min: 0, max: 20, default: 5, kind: "float", label: "Guidance" },
+  seed: { min: 0, max: 4294967295, default: null, kind: "int", label: "Seed" },
+};
+const PARAM_NAMES = Object.keys(DEFAULT_LIMITS);
+const PROMPT_MAX_CHARS = 2000;
+const SAVE_DELAY_MS = 300;
+const ACTIVE_PHASES = new Set(["waiting", "submitting", "queued", "processing", "downloading"]);
+const PHASE_WORDS = {
+  waiting: "Waiting for a free slot",
+  submitting: "Submitting",
+  queued: "Queued",
+  processing: "Processing",
+  downloading: "Downloading",
+  completed: "Completed",
+  failed: "Failed",
+  stopped: "Stopped waiting",
+  error: "Error",
+};
+const ERROR_TITLES = {
+  validation: "Invalid settings",
+  authentication: "Authentication failed",
+  rate_limit: "Rate limit reached",
+  failed: "Generation failed",
+  network: "Network problem",
+  timeout: "Timed out",
+  server: "Server error",
+  error: "Something went wrong",
+};
+const STOP_HINT =
+  "The API cannot cancel a job: it keeps running on the server and can be picked up later by its id.";
+/** `table[key]` for the table's own keys only ("constructor" is not a phase). */
+const own = (table, key) => (Object.hasOwn(table, key) ? table[key] : undefined);
+const IS_MAC = /Mac|iPhone|iPad/.test(globalThis.navigator?.platform ?? "");
+let viewCount = 0;
+
+/**
+ * Create an element. `attrs.class` sets the class, `attrs.text` the text content; other
+ * attributes are set as strings (`true` → present, `null`/`false` → absent). Children
+ * that are strings become Text nodes.
+ */
+function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value == null || value === false) continue;
+    if (name === "class") node.className = value;
+    else if (name === "text") node.textContent = value;
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children) if (child != null && child !== false) node.append(child);
+  return node;
+}
+
+const show = (node, visible) => { node.hidden = !visible; };
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+/** 2.0625 → "2.06", 2 → "2". */
+const trimmed = (value, digits = 2) => String(Number(Number(value).toFixed(digits)));
+
+/** A duration for people: "12 s", "2 min 05 s", "1 h 02 min". */
+function formatClock(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${String(s % 60).padStart(2, "0")} s`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+}
+
+/** A measured time: "0.42 s", "3.4 s", "12 s". */
+function formatSeconds(seconds) {
+  if (seconds == null || !Number.isFinite(seconds)) return null;
+  if (seconds < 1) return `${trimmed(seconds, 2)} s`;
+  if (seconds < 10) return `${trimmed(seconds, 1)} s`;
+  return formatClock(seconds);
+}
+
+function formatBytes(size) {
+  if (!Number.isFinite(size)) return null;
+  if (size < 1024) return `${size} B`;
+  if (size < 1024 * 1024) return `${trimmed(size / 1024, 0)} KB`;
+  return `${trimmed(size / (1024 * 1024), 1)} MB`;
+}
+
+function billedText(frames, fps) {
+  return `${trimmed(frames / fps)} s of video (${plural(frames, "frame")} at ${fps} fps) will be billed`;
+}
+
+/** The limits of one parameter: the kernel's, completed by the defaults above. */
+function fieldSpec(limits, name) {
+  const given = (limits && limits[name]) || {};
+  const spec = { ...DEFAULT_LIMITS[name], ...given, name };
+  if (typeof given.label !== "string" || !given.label.trim()) spec.label = DEFAULT_LIMITS[name].label;
+  return spec;
+}
+
+/** Read one parameter input: `{value}` when it is accepted, else `{error}` in plain words. */
+function readField(spec, input) {
+  const text = input.value.trim();
+  const accepted = spec.kind === "float"
+    ? `a number from ${spec.min} to ${spec.max}`
+    : `a whole number from ${spec.min} to ${spec.max}`;
+  const optional = spec.name === "seed";
+  if (text === "" && !input.validity?.badInput) {
+    return optional ? { value: null } : { error: `${spec.label} is empty: enter ${accepted}.` };
+  }
+  const value = Number(text);
+  const ok = text !== "" && Number.isFinite(value) &&
+    (spec.kind === "float" || Number.isInteger(value)) && value >= spec.min && value <= spec.max;
+  if (ok) return { value };
+  const got = text === "" ? "" : `; got ${text.length > 24 ? `${text.slice(0, 23)}…` : text}`;
+  const blank = optional ? " (or blank for a random seed)" : "";
+  return { error: `${spec.label} must be ${accepted}${blank}${got}.` };
+}
+
+/** Characters as Python counts them (code points, outer whitespace excluded). */
+const promptLength = (text) => [...text.trim()].length;
+
+function readPrompt(textarea, maxChars) {
+  const length = promptLength(textarea.value);
+  if (length === 0) return { error: "Enter a prompt: describe the video you want." };
+  if (length > maxChars) {
+    return { error: `The prompt has ${length} characters; at most ${maxChars} are allowed.` };
+  }
+  return { value: textarea.value };
+}
+
+/** What the aria-live region says when a run reaches `run.phase`. */
+function phaseAnnouncement(run) {
+  const pct = Math.round(Math.min(1, Math.max(0, run.fraction || 0)) * 100);
+  switch (run.phase) {
+    case "waiting": return run.phase_label || PHASE_WORDS.waiting;
+    case "processing": return `Processing, ${pct} %`;
+    case "completed": return "Completed: video ready";
+    case "stopped": return "Stopped waiting. The job goes on on the server.";
+    case "failed":
+    case "error": return `${own(PHASE_WORDS, run.phase)}: ${run.error?.message ?? "no details"}`;
+    default: return own(PHASE_WORDS, run.phase) ?? String(run.phase);
+  }
+}
+
+/**
+ * One run: a full card while it is the newest, a compact card in the history strip.
+ * @param {object} ctx the view's shared state (model, videos, requestVideo, ...)
+ * @param {string} key the run's key
+ */
+function createRunCard(ctx, key) {
+  const id = `${ctx.uid}-run-${ctx.runCount++}`;
+  const dot = h("span", { class: "eco-dot", "aria-hidden": "true" });
+  const label = h("span", { class: "eco-run-label" });
+  const time = h("span", { class: "eco-run-time" });
+  const promptText = h("p", { class: "eco-run-prompt", id: `${id}-prompt` });
+  const fill = h("div", { class: "eco-progress-fill" });
+  const bar = h("div", {
+    class: "eco-progress", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100",
+    "aria-valuenow": "0", "aria-label": "Progress",
+  }, fill);
+  const meta = h("p", { class: "eco-run-meta" });
+  const media = h("div", { class: "eco-run-media" });
+  const download = h("a", { class: "eco-button eco-download", hidden: true }, "Download MP4");
+  const stop = h("button",
+    { type: "button", class: "eco-button eco-stop", "aria-describedby": `${id}-hint` }, "Stop waiting");
+  const stopHint = h("span", { class: "eco-stop-hint", id: `${id}-hint`, text: STOP_HINT });
+  const actions = h("div", { class: "eco-run-actions" }, download, stop, stopHint);
+  const facts = h("dl", { class: "eco-facts" });
+  const saved = h("p", { class: "eco-saved" });
+  const note = h("p", { class: "eco-note" });
+  const errorTitle = h("strong", { class: "eco-error-title" });
+  const errorText = h("span", { class: "eco-error-text" });
+  const errorBox = h("div", { class: "eco-error" }, errorTitle, " ", errorText);
+  const el = h("article",
+    { class: "eco-run", "data-key": key, tabindex: "-1", "aria-labelledby": `${id}-prompt` },
+    h("div", { class: "eco-run-head" }, h("span", { class: "eco-run-phase" }, dot, label), time),
+    promptText, bar, meta, media, actions, facts, saved, note, errorBox);
+
+  let run = null;
+  let current = true;
+  let mediaState = "";
+  let factsSignature = "";
+  let missing = null;
+  let stopping = false;
+
+  stop.addEventListener("click", () => {
+    if (stopping || !run?.active) return;
+    stopping = true;
+    stop.setAttribute("aria-disabled", "true");
+    stop.textContent = "Stopping…";
+    ctx.model.send({ type: "stop", key });
+  });
+
+  function videoElement(url) {
+    const video = h("video",
+      { class: "eco-video", controls: true, loop: true, playsinline: true, preload: "auto" });
+    if (ctx.autoplay.has(key)) {
+      video.muted = true;
+      video.autoplay = true;
+    }
+    video.src = url;
+    return video;
+  }
+
+  function setMedia(state, build) {
+    if (state === mediaState) return;
+    mediaState = state;
+    const old = media.querySelector("video");
+    if (old) { old.removeAttribute("src"); old.load(); }
+    media.replaceChildren(...build());
+  }
+
+  function renderMedia() {
+    const completed = run.phase === "completed";
+    show(media, completed);
+    const entry = ctx.videos.get(key);
+    show(download, completed && Boolean(entry));
+    if (!completed) return setMedia("none", () => []);
+    if (entry) {
+      download.href = entry.url;
+      download.download = entry.filename;
+      download.title = `Download ${entry.filename}`;
+      return setMedia(`video ${entry.url}`, () => [videoElement(entry.url)]);
+    }
+    if (missing != null) {
+      return setMedia(`missing ${missing}`, () => {
+        const retry = h("button", { type: "button", class: "eco-button" }, "Try again");
+        retry.addEventListener("click", () => {
+          missing = null;
+          ctx.requestVideo(key, true);
+          renderMedia();
+        });
+        return [h("p", { class: "eco-media-note", text: missing }), retry];
+      });
+    }
+    if (current && !ctx.requested.has(key)) ctx.requestVideo(key, false);
+    if (ctx.requested.has(key)) {
+      return setMedia("loading", () => [h("p", { class: "eco-media-note", text: "Loading video…" })]);
+    }
+    return setMedia("play", () => {
+      const play = h("button",
+        { type: "button", class: "eco-play", "aria-label": `Play: ${run.prompt ?? key}` },
+        h("span", { class: "eco-play-icon", "aria-hidden": "true" }), "Play");
+      play.addEventListener("click", () => { ctx.requestVideo(key, true); renderMedia(); });
+      return [play];
+    });
+  }
+
+  function renderFacts() {
+    const v = run.video || {};
+    const rows = [
+      ["Job", run.job_id], ["Seed", run.seed], ["Frames", run.num_frames], ["FPS", run.fps],
+      ["Duration", run.duration_seconds != null ? `${trimmed(run.duration_seconds)} s` : null],
+      ["Steps", run.num_inference_steps], ["Guidance", run.guidance_scale],
+      ["Queue", formatSeconds(run.queue_seconds)], ["Render", formatSeconds(run.render_seconds)],
+      ["Size", formatBytes(v.size)],
+    ].filter(([, value]) => value != null && value !== "");
+    const signature = JSON.stringify(rows);
+    if (signature === factsSignature) return;
+    factsSignature = signature;
+    facts.replaceChildren(...rows.map(([name, value]) => {
+      const dd = h("dd", { class: name === "Job" ? "eco-mono" : null, text: String(value) });
+      if (name === "Seed") {
+        const reuse = h("button",
+          { type: "button", class: "eco-link-button", "aria-label": `Use seed ${value} in the form` }, "use");
+        reuse.addEventListener("click", () => ctx.useSeed(value));
+        dd.append(" ", reuse);
+      }
+      return h("div", { class: "eco-fact" }, h("dt", { text: name }), dd);
+    }));
+  }
+
+  /** Refresh the elapsed time and ETA; called on every update and once a second. */
+  function tick(now) {
+    if (!run) return;
+    if (run.active) {
+      const sinceStart = run.started_at ? (now - run.started_at) / 1000 : 0;
+      let text = `${formatClock(Math.max(run.elapsed_seconds || 0, sinceStart))} elapsed`;
+      if (run.eta_seconds != null) {
+        const since = run.eta_at ? Math.max(0, (now - run.eta_at) / 1000) : 0;
+        const left = run.eta_seconds - since;
+        text += left >= 1 ? ` · about ${formatClock(left)} left` : " · almost done";
+      }
+      time.textContent = text;
+    } else if (run.phase === "completed" && run.total_seconds != null) {
+      time.textContent = `took ${formatClock(run.total_seconds)}`;
+    } else {
+      time.textContent = run.elapsed_seconds ? `after ${formatClock(run.elapsed_seconds)}` : "";
+    }
+  }
+
+  /** Show `next` as the newest run (`isCurrent`) or as a history card. */
+  function update(next, isCurrent) {
+    run = next;
+    current = isCurrent;
+    const phase = String(run.phase);
+    const pct = Math.round(Math.min(1, Math.max(0, run.fraction || 0)) * 100);
+    el.dataset.phase = phase;
+    el.classList.toggle("eco-run--current", current);
+    el.classList.toggle("eco-run--compact", !current);
+    let words = own(PHASE_WORDS, phase) ?? phase;
+    if (!current && phase === "processing") words += ` ${pct} %`;
+    label.textContent = current && run.phase_label ? run.phase_label : words;
+    promptText.textContent = run.prompt ?? "";
+    promptText.title = current ? "" : run.prompt ?? "";
+
+    show(bar, Boolean(run.active));
+    fill.style.width = `${pct}%`;
+    bar.setAttribute("aria-valuenow", String(pct));
+    bar.setAttribute("aria-valuetext", run.estimated ? `About ${pct} % (estimated)` : `${pct} %`);
+    bar.classList.toggle("eco-progress--estimated", Boolean(run.estimated));
+    bar.classList.toggle("eco-progress--idle", pct < 1);
+
+    const showFacts = current && phase === "completed";
+    const job = current && run.job_id ? `Job ${run.job_id}` : null;
+    meta.textContent = [job, run.seed != null ? `Seed ${run.seed}` : null].filter(Boolean).join(" · ");
+    show(meta, !showFacts && meta.textContent !== "");
+    show(facts, showFacts);
+    if (showFacts) renderFacts();
+
+    if (!run.active) stopping = false;
+    if (!stopping) { stop.textContent = "Stop waiting"; stop.removeAttribute("aria-disabled"); }
+    if (!run.active && el.contains(document.activeElement) && document.activeElement === stop) el.focus();
+    show(stop, Boolean(run.active));
+    show(stopHint, Boolean(run.active) && current);
+
+    const savedPath = run.video?.saved_path;
+    saved.textContent = savedPath ? `Saved to ${savedPath}` : "";
+    show(saved, current && Boolean(savedPath));
+    note.textContent = run.note ?? "";
+    show(note, Boolean(run.note));
+    const error = run.error;
+    errorTitle.textContent = error ? `${own(ERROR_TITLES, error.kind) ?? ERROR_TITLES.error}.` : "";
+    errorText.textContent = error?.message ?? "";
+    show(errorBox, Boolean(error));
+    if (current) errorBox.setAttribute("role", "alert");
+    else errorBox.removeAttribute("role");
+
+    renderMedia();
+    show(actions, !download.hidden || !stop.hidden);
+    tick(Date.now());
+  }
+
+  return {
+    el, update, tick,
+    get active() { return Boolean(run?.active); },
+    refresh() { missing = null; if (run) update(run, current); },
+    videoMissing(message) {
+      missing = message || "The video could not be loaded.";
+      if (run) update(run, current);
+    },
+    destroy() { setMedia("gone", () => []); el.remove(); },
+  };
+}
+
+function render({ model, el }) {
+  const uid = `eco${++viewCount}-${Math.random().toString(36).slice(2, 7)}`;
+  const listeners = [];
+  const timers = new Set();
+  const on = (event, fn) => { model.on(event, fn); listeners.push([event, fn]); };
+  const later = (fn, ms) => {
+    const timer = setTimeout(() => { timers.delete(timer); fn(); }, ms);
+    timers.add(timer);
+  };
+
+  const ctx = {
+    model, uid, runCount: 0,
+    videos: new Map(), // run key → {url, filename}
+    requested: new Set(), // run keys whose bytes this view asked for
+    autoplay: new Set(), // run keys to play as soon as they load
+    requestVideo(key, autoplay) {
+      if (autoplay) ctx.autoplay.add(key);
+      ctx.requested.add(key);
+      model.send({ type: "video", key });
+    },
+    useSeed(seed) {
+      inputs.seed.value = String(seed);
+      onEdit("seed");
+      inputs.seed.focus();
+    },
+  };
+
+  // ---- the form ---------------------------------------------------------------------
+  const inputs = {};
+  const errorSlots = {};
+  const clientErrors = new Map();
+  let formErrorVisible = true;
+  let formErrorSeq = 0;
+  let submitLockUntil = 0;
+  let dirty = false;
+  let saveTimer = null;
+
+  const limits = () => model.get("limits") || {};
+  const maxChars = () => limits().prompt?.max_chars ?? PROMPT_MAX_CHARS;
+
+  function field(name, labelText, input, extra) {
+    const inputId = `${uid}-${name}`;
+    const errorId = `${inputId}-error`;
+    const hintId = `${inputId}-hint`;
+    input.id = inputId;
+    input.setAttribute("aria-describedby", `${hintId} ${errorId}`);
+    inputs[name] = input;
+    errorSlots[name] = h("p", { class: "eco-field-error", id: errorId, role: "alert", hidden: true });
+    const hint = h("span", { class: "eco-hint", id: hintId });
+    input.addEventListener("input", () => onEdit(name));
+    return {
+      hint,
+      el: h("div", { class: `eco-field eco-field--${name}` },
+        h("div", { class: "eco-label-row" },
+          h("label", { class: "eco-label", for: inputId, text: labelText }), hint, extra),
+        input, errorSlots[name]),
+    };
+  }
+
+  const prompt = h("textarea", {
+    class: "eco-input eco-prompt", rows: "3",
+    placeholder: "Describe the video, e.g. a red balloon drifting over a calm sea at dawn",
+  });
+  const counter = h("span", { class: "eco-counter", "aria-hidden": "true" });
+  const promptField = field("prompt", "Prompt", prompt, counter);
+  promptField.hint.textContent = `${IS_MAC ? "⌘" : "Ctrl"}+Enter generates`;
+  prompt.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      submit();
+    }
+  });
+
+  const paramFields = PARAM_NAMES.map((name) => {
+    const spec = fieldSpec(limits(), name);
+    const input = name === "seed"
+      ? h("input",
+        { class: "eco-input", type: "text", inputmode: "numeric", autocomplete: "off", placeholder: "random" })
+      : h("input", { class: "eco-input", type: "number" });
+    return field(name, spec.label, input);
+  });
+  const button = h("button",
+    { type: "submit", class: "eco-button eco-button--primary", "aria-describedby": `${uid}-billed` }, "Generate");
+  const billed = h("p", { class: "eco-billed", id: `${uid}-billed` });
+  const formError = h("p", { class: "eco-form-error", role: "alert", hidden: true });
+  const form = h("form", { class: "eco-form", novalidate: true, "aria-label": "Generate a video" },
+    promptField.el,
+    h("div", { class: "eco-params" }, ...paramFields.map((f) => f.el)),
+    h("div", { class: "eco-actions" }, button, billed),
+    formError);
+  form.addEventListener("submit", (event) => { event.preventDefault(); submit(); });
+
+  /** Apply `limits` to the inputs: labels, ranges, hints. */
+  function applyLimits() {
+    PARAM_NAMES.forEach((name, i) => {
+      const spec = fieldSpec(limits(), name);
+      const input = inputs[name];
+      paramFields[i].el.querySelector("label").textContent = spec.label;
+      if (name !== "seed") {
+        input.min = String(spec.min);
+        input.max = String(spec.max);
+        input.step = spec.kind === "float" ? "0.1" : "1";
+      }
+      paramFields[i].hint.textContent = name === "seed" ? "blank = random" : `${spec.min}–${spec.max}`;
+      if (spec.help) input.title = spec.help;
+    });
+    updateCounter();
+  }
+
+  /** Put the trait's value in the input unless the input already says the same. */
+  function syncInput(name) {
+    const value = model.get(name);
+    const input = inputs[name];
+    if (name === "prompt") {
+      if (input.value !== (value ?? "")) input.value = value ?? "";
+      return updateCounter();
+    }
+    const shown = readField(fieldSpec(limits(), name), input);
+    if (shown.error || shown.value !== value) input.value = value == null ? "" : String(value);
+    updateBilled();
+  }
+
+  function updateCounter() {
+    const length = promptLength(prompt.value);
+    counter.textContent = `${length} / ${maxChars()}`;
+    counter.classList.toggle("eco-counter--over", length > maxChars());
+  }
+
+  function updateBilled() {
+    const frames = readField(fieldSpec(limits(), "num_frames"), inputs.num_frames);
+    const fps = readField(fieldSpec(limits(), "fps"), inputs.fps);
+    billed.textContent = frames.error || fps.error
+      ? "Set valid frames and fps to see the billed length"
+      : billedText(frames.value, fps.value);
+  }
+
+  function renderErrors() {
+    const stored = model.get("form_error");
+    const py = formErrorVisible && stored && typeof stored === "object" ? stored : null;
+    for (const [name, slot] of Object.entries(errorSlots)) {
+      const message = clientErrors.get(name) ?? (py && py.param === name ? py.message : null);
+      slot.textContent = message ?? "";
+      show(slot, Boolean(message));
+      if (message) inputs[name].setAttribute("aria-invalid", "true");
+      else inputs[name].removeAttribute("aria-invalid");
+    }
+    const general = py && !Object.hasOwn(errorSlots, py.param) ? py.message : null;
+    formError.textContent = general ? String(general) : "";
+    show(formError, Boolean(general));
+  }
+
+  function scheduleSave() {
+    dirty = true;
+    clearTimeout(saveTimer);
+    saveTimer = setTimeout(flushSave, SAVE_DELAY_MS);
+  }
+
+  function flushSave() {
+    clearTimeout(saveTimer);
+    if (!dirty) return;
+    dirty = false;
+    try {
+      model.save_changes();
+    } catch (error) {
+      console.warn("eco_widget: could not save the form", error);
+    }
+  }
+
+  /** Write an input's value to its trait when it is acceptable. */
+  function writeTrait(name) {
+    const read = name === "prompt"
+      ? { value: inputs.prompt.value }
+      : readField(fieldSpec(limits(), name), inputs[name]);
+    if (read.error || model.get(name) === read.value) return;
+    model.set(name, read.value);
+    scheduleSave();
+  }
+
+  function onEdit(name) {
+    clientErrors.delete(name);
+    if (model.get("form_error")) formErrorVisible = false;
+    renderErrors();
+    updateCounter();
+    updateBilled();
+    writeTrait(name);
+  }
+
+  function submit() {
+    if (Date.now() < submitLockUntil) return;
+    clientErrors.clear();
+    const params = {};
+    const prompted = readPrompt(prompt, maxChars());
+    if (prompted.error) clientErrors.set("prompt", prompted.error);
+    else params.prompt = prompted.value;
+    for (const name of PARAM_NAMES) {
+      const read = readField(fieldSpec(limits(), name), inputs[name]);
+      if (read.error) clientErrors.set(name, read.error);
+      else params[name] = read.value;
+    }
+    if (clientErrors.size) {
+      renderErrors();
+      inputs[clientErrors.keys().next().value].focus();
+      return;
+    }
+    for (const name of ["prompt", ...PARAM_NAMES]) writeTrait(name);
+    flushSave();
+    formErrorVisible = false;
+    renderErrors();
+    const seq = formErrorSeq;
+    const newest = (model.get("runs") || [])[0]?.key;
+    later(() => {
+      // An identical refusal does not change the trait: show the standing error again.
+      if (seq === formErrorSeq && (model.get("runs") || [])[0]?.key === newest) {
+        formErrorVisible = true;
+        renderErrors();
+      }
+    }, 1500);
+    submitLockUntil = Date.now() + 800;
+    model.send({ type: "generate", params });
+  }
+
+  // ---- runs -------------------------------------------------------------------------
+  const cards = new Map();
+  const lastPhase = new Map();
+  const lastBucket = new Map();
+  const currentSlot = h("div", { class: "eco-current" });
+  const historyTitle = h("p", { class: "eco-history-title" });
+  const strip = h("div", { class: "eco-strip" });
+  const history = h("section",
+    { class: "eco-history", "aria-label": "Earlier videos", hidden: true }, historyTitle, strip);
+  const live = h("div", { class: "eco-sr-only", "aria-live": "polite", "aria-atomic": "true" });
+  const footer = h("p", { class: "eco-footer" });
+  let initialized = false;
+  let ticker = null;
+
+  function announce(messages) {
+    if (!messages.length) return;
+    live.textContent = messages.join(". ");
+  }
+
+  function place(parent, node, index) {
+    if (parent.children[index] !== node) parent.insertBefore(node, parent.children[index] ?? null);
+  }
+
+  function renderRuns() {
+    const runs = (model.get("runs") || []).filter((run) => run && run.key != null);
+    const keys = new Set(runs.map((run) => String(run.key)));
+    const messages = [];
+    runs.forEach((run, index) => {
+      const key = String(run.key);
+      let card = cards.get(key);
+      if (!card) {
+        card = createRunCard(ctx, key);
+        cards.set(key, card);
+      }
+      const previous = lastPhase.get(key);
+      if (initialized && previous !== run.phase) {
+        if (index === 0) messages.push(phaseAnnouncement(run));
+        else if (!run.active) {
+          messages.push(`Earlier video “${(run.prompt ?? "").slice(0, 40)}”: ${phaseAnnouncement(run)}`);
+        }
+      }
+      if (index === 0 && run.phase === "processing") {
+        const bucket = Math.floor((run.fraction || 0) * 4);
+        const crossed = previous === "processing" && bucket > (lastBucket.get(key) ?? 0);
+        if (initialized && crossed) messages.push(phaseAnnouncement(run));
+        lastBucket.set(key, bucket);
+      }
+      lastPhase.set(key, run.phase);
+      if (run.active) ctx.autoplay.add(key);
+      card.update(run, index === 0);
+      if (index === 0) place(currentSlot, card.el, 0);
+      else place(strip, card.el, index - 1);
+    });
+    for (const [key, card] of cards) {
+      if (keys.has(key)) continue;
+      card.destroy();
+      cards.delete(key);
+      dropVideo(key);
+    }
+    show(history, runs.length > 1);
+    historyTitle.textContent = `Earlier (${runs.length - 1})`;
+    announce(messages);
+    renderFooter(runs);
+    const anyActive = runs.some((run) => run.active);
+    if (anyActive && !ticker) ticker = setInterval(tickAll, 1000);
+    if (!anyActive && ticker) { clearInterval(ticker); ticker = null; }
+    initialized = true;
+  }
+
+  function tickAll() {
+    const now = Date.now();
+    for (const card of cards.values()) if (card.active) card.tick(now);
+  }
+
+  function renderFooter(runs = model.get("runs") || []) {
+    const backend = model.get("backend");
+    const running = runs.filter((run) => run?.active).length;
+    const maxActive = model.get("max_active");
+    const parts = [backend ? `via ${backend}` : null];
+    if (running) parts.push(`${plural(running, "job")} running here`);
+    if (maxActive) parts.push(`at most ${maxActive} at once per account`);
+    footer.textContent = parts.filter(Boolean).join(" · ");
+  }
+
+  function dropVideo(key) {
+    const entry = ctx.videos.get(key);
+    if (entry) URL.revokeObjectURL(entry.url);
+    ctx.videos.delete(key);
+    ctx.requested.delete(key);
+    ctx.autoplay.delete(key);
+  }
+
+  /** Replies to `{type: "video"}` requests; another view's replies are ignored. */
+  function onCustom(msg, buffers) {
+    if (!msg || typeof msg !== "object" || !ctx.requested.has(String(msg.key))) return;
+    const key = String(msg.key);
+    const card = cards.get(key);
+    ctx.requested.delete(key);
+    if (msg.type === "video" && buffers?.[0]) {
+      const old = ctx.videos.get(key);
+      const url = URL.createObjectURL(new Blob([buffers[0]], { type: msg.mime || "video/mp4" }));
+      ctx.videos.set(key, { url, filename: msg.filename || `${key}.mp4` });
+      if (card) card.refresh();
+      else dropVideo(key);
+      if (old) URL.revokeObjectURL(old.url);
+    } else if (card) {
+      card.videoMissing(msg.type === "video_missing" ? msg.message : "The video arrived empty.");
+    }
+  }
+
+  // ---- wiring -----------------------------------------------------------------------
+  const root = h("div", { class: "eco-widget" }, form, currentSlot, history, footer, live);
+  // Keys typed in the widget are not notebook shortcuts (Escape still leaves the widget).
+  root.addEventListener("keydown", (event) => { if (event.key !== "Escape") event.stopPropagation(); });
+  el.append(root);
+
+  applyLimits();
+  for (const name of ["prompt", ...PARAM_NAMES]) {
+    syncInput(name);
+    on(`change:${name}`, () => syncInput(name));
+  }
+  renderErrors();
+  renderRuns();
+  on("change:limits", () => { applyLimits(); updateBilled(); });
+  on("change:form_error", () => {
+    formErrorSeq += 1;
+    formErrorVisible = true;
+    renderErrors();
+    const error = model.get("form_error");
+    if (!error) return;
+    if (!Object.hasOwn(inputs, error.param)) return;
+    if (root.contains(document.activeElement)) inputs[error.param].focus();
+    announce([String(error.message)]);
+  });
+  on("change:runs", renderRuns);
+  on("change:backend", () => renderFooter());
+  on("change:max_active", () => renderFooter());
+  on("msg:custom", onCustom);
+
+  return () => {
+    flushSave();
+    for (const [event, fn] of listeners) model.off(event, fn);
+    for (const t of timers) clearTimeout(t);
+    clearInterval(ticker);
+    for (const card of cards.values()) card.destroy();
+    for (const key of [...ctx.videos.keys()]) dropVideo(key);
+    cards.clear();
+    root.remove();
+  };
+}
+
+export default { render };

@@ -1,0 +1,319 @@
+/**
+ * A test bench for static/widget.js without a kernel: a fake anywidget model, views
+ * mounted into a notebook-like page, and a scripted "kernel" that answers the view's
+ * messages. Tests drive it through `window.harness`; open `index.html?demo` by hand to
+ * play with a simulated kernel.
+ */
+import widget from "/static/widget.js";
+
+/** Blob URLs made and revoked by the page, in order. */
+const blobs = { created: [], revoked: [] };
+const createObjectURL = URL.createObjectURL.bind(URL);
+const revokeObjectURL = URL.revokeObjectURL.bind(URL);
+URL.createObjectURL = (object) => {
+  const url = createObjectURL(object);
+  blobs.created.push(url);
+  return url;
+};
+URL.revokeObjectURL = (url) => {
+  blobs.revoked.push(url);
+  revokeObjectURL(url);
+};
+
+/** Intervals the page has running (the widget must clear its own on cleanup). */
+const intervals = new Set();
+const setInterval_ = window.setInterval.bind(window);
+const clearInterval_ = window.clearInterval.bind(window);
+window.setInterval = (handler, ms, ...args) => {
+  const id = setInterval_(handler, ms, ...args);
+  intervals.add(id);
+  return id;
+};
+window.clearInterval = (id) => {
+  intervals.delete(id);
+  clearInterval_(id);
+};
+
+/** The `limits` trait as eco_widget/_widget.py builds it (the tests pass Python's own). */
+const LIMITS = {
+  num_frames: { min: 1, max: 81, default: 33, kind: "int", label: "Frames" },
+  fps: { min: 1, max: 60, default: 16, kind: "int", label: "FPS" },
+  num_inference_steps: { min: 20, max: 80, default: 50, kind: "int", label: "Steps" },
+  guidance_scale: { min: 0, max: 20, default: 5, kind: "float", label: "Guidance" },
+  seed: { min: 0, max: 4294967295, default: null, kind: "int", label: "Seed" },
+  prompt: { max_chars: 2000 },
+};
+
+const clone = (value) => (value === undefined ? undefined : structuredClone(value));
+
+/** anywidget's model as a view sees it: get/set/save_changes/on/off/send. */
+class FakeModel {
+  constructor(state) {
+    this.state = clone(state);
+    this.handlers = new Map();
+    this.sent = [];
+    this.saves = [];
+    this.unsaved = new Set();
+    this.onSend = null;
+  }
+
+  get(name) {
+    return this.state[name];
+  }
+
+  /** Like Backbone: a set from the view fires its own change event at once. */
+  set(name, value) {
+    if (Object.is(this.state[name], value)) return;
+    this.state[name] = value;
+    this.unsaved.add(name);
+    this.emit(`change:${name}`, value);
+  }
+
+  save_changes() {
+    const changes = {};
+    for (const name of this.unsaved) changes[name] = clone(this.state[name]);
+    this.unsaved.clear();
+    this.saves.push(changes);
+  }
+
+  on(event, handler) {
+    if (!this.handlers.has(event)) this.handlers.set(event, new Set());
+    this.handlers.get(event).add(handler);
+  }
+
+  off(event, handler) {
+    if (event == null) this.handlers.clear();
+    else if (handler == null) this.handlers.delete(event);
+    else this.handlers.get(event)?.delete(handler);
+  }
+
+  send(content, _callbacks, buffers) {
+    this.sent.push(clone(content));
+    queueMicrotask(() => this.onSend?.(content, buffers));
+  }
+
+  emit(event, ...args) {
+    for (const handler of [...(this.handlers.get(event) ?? [])]) handler(...args);
+  }
+
+  /** A change made by the kernel. */
+  pyset(name, value) {
+    this.state[name] = clone(value);
+    this.emit(`change:${name}`, this.state[name]);
+  }
+
+  /** A custom message from the kernel. */
+  reply(content, buffers = []) {
+    this.emit("msg:custom", content, buffers);
+  }
+
+  listenerCount() {
+    let count = 0;
+    for (const set of this.handlers.values()) count += set.size;
+    return count;
+  }
+}
+
+function slug(text) {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 40) || "video";
+}
+
+/** A complete run object (PROTOCOL.md) from a few fields. */
+function makeRun(fields = {}) {
+  const phase = fields.phase ?? "queued";
+  const active = ["waiting", "submitting", "queued", "processing", "downloading"].includes(phase);
+  const prompt = fields.prompt ?? "a red balloon drifting over a calm sea at dawn";
+  const seed = "seed" in fields ? fields.seed : 1234;
+  const numFrames = fields.num_frames ?? 33;
+  const fps = fields.fps ?? 16;
+  const completed = phase === "completed";
+  const filename = `${slug(prompt)}-s${seed}.mp4`;
+  const labels = { waiting: "Waiting for a free slot (5 jobs running)" };
+  return {
+    key: "r1",
+    job_id: phase === "waiting" || phase === "submitting" ? null : "vid_0123456789abcdef01234567",
+    phase,
+    phase_label: null,
+    active,
+    fraction: completed ? 1 : 0,
+    estimated: true,
+    started_at: Date.now() - 4000,
+    eta_seconds: active ? 20 : null,
+    eta_at: active ? Date.now() : null,
+    elapsed_seconds: 4,
+    prompt,
+    seed,
+    num_frames: numFrames,
+    fps,
+    num_inference_steps: 50,
+    guidance_scale: 5,
+    duration_seconds: numFrames / fps,
+    queue_seconds: completed ? 1.2 : null,
+    render_seconds: completed ? 3.4 : null,
+    total_seconds: completed ? 4.9 : null,
+    video: completed ? { size: 48213, filename, saved_path: `/home/user/.local/share/ecohash/videos/${filename}` } : null,
+    error: null,
+    note: null,
+    ...fields,
+    phase_label: fields.phase_label ?? labels[phase] ?? phase[0].toUpperCase() + phase.slice(1),
+  };
+}
+
+const output = document.getElementById("output");
+
+const harness = {
+  LIMITS,
+  blobs,
+  intervals,
+  model: null,
+  views: [],
+  mp4: null,
+  /** Answer `{type: "video"}` requests by itself (with `mp4`, or video_missing). */
+  autoReply: true,
+  videoDelayMs: 0,
+  simulation: null,
+
+  defaultState() {
+    return {
+      prompt: "", num_frames: 33, fps: 16, num_inference_steps: 50, guidance_scale: 5, seed: null,
+      limits: clone(LIMITS), form_error: null, runs: [], backend: "sandbox", max_active: 5,
+    };
+  },
+
+  /** A fresh model with `state` over the defaults, and one view of it. */
+  mount(state = {}) {
+    this.unmountAll();
+    this.model = new FakeModel({ ...this.defaultState(), ...state });
+    this.model.onSend = (content) => this.kernel(content);
+    return this.addView();
+  },
+
+  /** Another view of the same model (as a second output of the widget would be). */
+  addView() {
+    const el = document.createElement("div");
+    el.className = "harness-view";
+    output.append(el);
+    const cleanup = widget.render({ model: this.model, el });
+    this.views.push({ el, cleanup });
+    return this.views.length - 1;
+  },
+
+  /** Remove view `index` the way a front end does: call its cleanup, drop its element. */
+  unmount(index = 0) {
+    const view = this.views[index];
+    if (!view) return;
+    if (typeof view.cleanup === "function") view.cleanup();
+    view.el.remove();
+    this.views[index] = null;
+  },
+
+  unmountAll() {
+    this.views.forEach((_, index) => this.unmount(index));
+    this.views = [];
+  },
+
+  get sent() {
+    return this.model ? this.model.sent : [];
+  },
+
+  makeRun,
+
+  /** Set the `runs` trait from partial runs (newest first). */
+  setRuns(runs) {
+    this.model.pyset("runs", runs.map((run) => makeRun(run)));
+  },
+
+  async loadMp4(url = "/sample.mp4") {
+    const response = await fetch(url);
+    this.mp4 = new Uint8Array(await response.arrayBuffer());
+    return this.mp4.byteLength;
+  },
+
+  kernel(content) {
+    if (content?.type === "video" && this.autoReply) {
+      setTimeout(() => this.replyVideo(content.key), this.videoDelayMs);
+    }
+    this.simulation?.(content);
+  },
+
+  /** Send the MP4 for run `key` as the kernel does: a DataView in buffers[0]. */
+  replyVideo(key) {
+    const run = (this.model.get("runs") || []).find((r) => r.key === key);
+    if (!run || !this.mp4) {
+      this.model.reply({ type: "video_missing", key, message: "No video for this run." });
+      return;
+    }
+    // A DataView over a larger buffer, at an offset, as ipywidgets hands them over.
+    const padded = new Uint8Array(this.mp4.byteLength + 16);
+    padded.set(this.mp4, 8);
+    const filename = run.video?.filename ?? `${key}.mp4`;
+    const view = new DataView(padded.buffer, 8, this.mp4.byteLength);
+    this.model.reply({ type: "video", key, filename, mime: "video/mp4" }, [view]);
+  },
+
+  /** "light" or "dark" (JupyterLab), or "plain"/"plain-dark" (no --jp-* variables). */
+  setTheme(theme) {
+    const body = document.body;
+    if (theme === "light" || theme === "dark") {
+      body.dataset.jpThemeLight = String(theme === "light");
+      body.dataset.jpThemeName = theme === "light" ? "JupyterLab Light" : "JupyterLab Dark";
+      document.documentElement.style.colorScheme = "";
+    } else {
+      delete body.dataset.jpThemeLight;
+      delete body.dataset.jpThemeName;
+      document.documentElement.style.colorScheme = theme === "plain-dark" ? "dark" : "light";
+    }
+  },
+
+  /** The output area's width in CSS pixels. */
+  setWidth(px) {
+    output.style.setProperty("--harness-width", `${px}px`);
+  },
+
+  /**
+   * A kernel that runs each Generate through every phase, `stepMs` apart, and answers
+   * stop messages; videos come from `mp4`.
+   */
+  simulateKernel(stepMs = 120) {
+    let count = 0;
+    const timers = new Map();
+    const update = (key, fields) => {
+      const runs = this.model.get("runs").map((run) => (run.key === key ? { ...run, ...fields } : run));
+      this.model.pyset("runs", runs);
+    };
+    this.simulation = (content) => {
+      if (content.type === "stop") {
+        clearTimeout(timers.get(content.key));
+        const note = "Stopped waiting. The job goes on on the server: pick it up later by its id.";
+        update(content.key, { phase: "stopped", phase_label: "Stopped waiting", active: false, eta_seconds: null, note });
+        return;
+      }
+      if (content.type !== "generate") return;
+      const params = { ...content.params, seed: content.params.seed ?? 4242 };
+      const key = `r${++count}`;
+      const base = makeRun({ ...params, key, phase: "submitting", started_at: Date.now(), elapsed_seconds: 0 });
+      this.model.pyset("form_error", null);
+      this.model.pyset("runs", [base, ...(this.model.get("runs") || [])]);
+      const steps = [
+        { phase: "queued", phase_label: "Queued", fraction: 0.05, job_id: `vid_${"0".repeat(23)}${count}` },
+        { phase: "processing", phase_label: "Processing, 30 %", fraction: 0.3, estimated: false },
+        { phase: "processing", phase_label: "Processing, 70 %", fraction: 0.7, estimated: false },
+        { phase: "downloading", phase_label: "Downloading", fraction: 0.95 },
+        { ...makeRun({ ...params, key, phase: "completed" }), started_at: base.started_at },
+      ];
+      const next = (i) => {
+        update(key, steps[i]);
+        if (i + 1 < steps.length) timers.set(key, setTimeout(() => next(i + 1), stepMs));
+      };
+      timers.set(key, setTimeout(() => next(0), stepMs));
+    };
+  },
+};
+
+window.harness = harness;
+
+if (new URLSearchParams(location.search).has("demo")) {
+  harness.mount({ prompt: "a red balloon drifting over a calm sea at dawn" });
+  harness.simulateKernel(900);
+  harness.loadMp4().catch(() => {});
+}

@@ -1,0 +1,784 @@
+"""The widget's front end (eco_widget/static/widget.js) in Chromium, without a kernel.
+
+``tests/browser/harness/`` is a static page with a fake anywidget model; it is served
+over a loopback HTTP server and driven with Playwright. The MP4 that the fake kernel
+sends is a real sandbox video. Screenshots go to ``$ECO_SHOTS_DIR`` (default
+``/tmp/eco-shots``).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HARNESS = Path(__file__).resolve().parent / "harness"
+STATIC = ROOT / "eco_widget" / "static"
+SHOTS = Path(os.environ.get("ECO_SHOTS_DIR", "/tmp/eco-shots"))
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_WAIT_SECONDS = 300
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--autoplay-policy=no-user-gesture-required",
+]
+XSS = '<img src=x onerror="window.__xss=1">'
+CURRENT_VIDEO_PLAYABLE = """() => {
+    const v = document.querySelector('.eco-current video');
+    return v !== null && v.readyState >= 2 && v.videoWidth === 832;
+}"""
+
+pytestmark = pytest.mark.slow
+
+
+# -- serving the harness -----------------------------------------------------------------
+class _HarnessHandler(http.server.SimpleHTTPRequestHandler):
+    """``/harness/…`` from tests/browser/harness, ``/static/…`` from eco_widget/static and
+    ``/sample.mp4`` from memory; nothing else."""
+
+    extensions_map = {  # noqa: RUF012 (the base class's own attribute)
+        ".html": "text/html",
+        ".js": "text/javascript",
+        ".css": "text/css",
+        "": "application/octet-stream",
+    }
+
+    def __init__(self, *args: Any, mp4: bytes, **kwargs: Any) -> None:
+        self.mp4 = mp4
+        super().__init__(*args, **kwargs)
+
+    def translate_path(self, path: str) -> str:
+        path = path.split("?", 1)[0].split("#", 1)[0]
+        for prefix, folder in (("/harness/", HARNESS), ("/static/", STATIC)):
+            if path.startswith(prefix):
+                target = (folder / path[len(prefix) :]).resolve()
+                if target.is_relative_to(folder):
+                    return str(target)
+        return str(HARNESS / "missing")
+
+    def do_GET(self) -> None:
+        if self.path.split("?", 1)[0] == "/sample.mp4":
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Length", str(len(self.mp4)))
+            self.end_headers()
+            self.wfile.write(self.mp4)
+            return
+        super().do_GET()
+
+    def end_headers(self) -> None:
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def mp4() -> bytes:
+    """A real sandbox video: 9 frames of 832×480 H.264."""
+    from eco_widget._params import VideoParams
+    from eco_widget.server._sandbox_render import render_sandbox_video
+
+    return render_sandbox_video(VideoParams.create("x", seed=1, num_frames=9))
+
+
+@pytest.fixture(scope="module")
+def python_state() -> dict[str, Any]:
+    """A new ``VideoWidget``'s synced state that the harness's defaults take: the real
+    ``limits``, ``max_active`` and form values."""
+    from eco_widget import VideoWidget
+    from eco_widget._params import PARAMETERS
+
+    widget = VideoWidget()
+    try:
+        names = ("limits", "max_active", "prompt", *PARAMETERS)
+        return {name: getattr(widget, name) for name in names}
+    finally:
+        widget.close()
+
+
+@pytest.fixture(scope="module")
+def harness_url(mp4: bytes) -> Iterator[str]:
+    handler = functools.partial(_HarnessHandler, mp4=mp4)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, name="harness-http", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/harness/index.html"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium (waiting a bounded time for apt-get to finish installing it)."""
+    deadline = time.monotonic() + CHROMIUM_WAIT_SECONDS
+    while not CHROMIUM.exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium", pytrace=False)
+        time.sleep(2)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def harness(chromium: Any, harness_url: str, python_state: dict[str, Any]) -> Iterator[Any]:
+    """The harness page (1200×900), with the sample MP4 loaded and Python's initial state
+    as the defaults of every mount; fails the test on any page error or console error."""
+    context = chromium.new_context(viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(harness_url)
+    page.wait_for_function("() => window.harness !== undefined")
+    page.evaluate("() => harness.loadMp4()")
+    page.evaluate(
+        "state => { const base = harness.defaultState.bind(harness);"
+        " harness.defaultState = () => ({...base(), ...state}); }",
+        python_state,
+    )
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+# -- helpers ------------------------------------------------------------------------------
+def mount(page: Any, **state: Any) -> None:
+    page.evaluate("state => harness.mount(state)", state)
+
+
+def set_runs(page: Any, *runs: dict[str, Any]) -> None:
+    """Set the ``runs`` trait (newest first) from partial runs."""
+    page.evaluate("runs => harness.setRuns(runs)", list(runs))
+
+
+def sent(page: Any, kind: str | None = None) -> list[dict[str, Any]]:
+    return page.evaluate("kind => harness.sent.filter(m => !kind || m.type === kind)", kind)
+
+
+def model(page: Any, name: str) -> Any:
+    return page.evaluate("name => harness.model.get(name)", name)
+
+
+def live_text(page: Any) -> str:
+    return page.locator(".eco-widget [aria-live=polite]").first.text_content()
+
+
+def field(page: Any, label: str) -> Any:
+    return page.get_by_label(label, exact=True)
+
+
+# -- the form -----------------------------------------------------------------------------
+def test_form_has_accessible_names_and_the_limits(harness):
+    mount(harness)
+    prompt = harness.get_by_role("textbox", name="Prompt")
+    generate = harness.get_by_role("button", name="Generate", exact=True)
+    assert prompt.is_visible()
+    assert generate.is_visible()
+    assert prompt.evaluate("el => el.tagName") == "TEXTAREA"
+    expected = {
+        "Frames": ("1", "81", "1", "33"),
+        "FPS": ("1", "60", "1", "16"),
+        "Steps": ("20", "80", "1", "50"),
+        "Guidance": ("0", "20", "0.1", "5"),
+    }
+    for label, (low, high, step, value) in expected.items():
+        box = field(harness, label)
+        assert box.get_attribute("type") == "number"
+        assert (box.get_attribute("min"), box.get_attribute("max")) == (low, high)
+        assert box.get_attribute("step") == step
+        assert box.input_value() == value
+    seed = field(harness, "Seed")
+    assert seed.get_attribute("placeholder") == "random"
+    assert seed.input_value() == ""
+    billed = "2.06 s of video (33 frames at 16 fps) will be billed"
+    assert harness.locator(".eco-billed").text_content() == billed
+    assert harness.locator(".eco-footer").text_content().startswith("via sandbox")
+
+
+def test_ctrl_enter_submits_the_params(harness):
+    mount(harness)
+    prompt = harness.get_by_role("textbox", name="Prompt")
+    prompt.fill("a paper boat on a rainy street")
+    field(harness, "Frames").fill("17")
+    field(harness, "Seed").fill("42")
+    prompt.press("Control+Enter")
+    harness.wait_for_function("() => harness.sent.some(m => m.type === 'generate')")
+    assert sent(harness, "generate") == [
+        {
+            "type": "generate",
+            "params": {
+                "prompt": "a paper boat on a rainy street",
+                "num_frames": 17,
+                "fps": 16,
+                "num_inference_steps": 50,
+                "guidance_scale": 5,
+                "seed": 42,
+            },
+        }
+    ]
+    # The form's values reached the traits (and so Python) too.
+    assert model(harness, "prompt") == "a paper boat on a rainy street"
+    assert (model(harness, "num_frames"), model(harness, "seed")) == (17, 42)
+    saved = harness.evaluate("() => Object.assign({}, ...harness.model.saves)")
+    assert saved["num_frames"] == 17 and saved["seed"] == 42
+
+
+def test_cmd_enter_and_the_button_submit_too(harness):
+    mount(harness, prompt="a lighthouse in fog")
+    harness.get_by_role("textbox", name="Prompt").press("Meta+Enter")
+    harness.wait_for_function("() => harness.sent.some(m => m.type === 'generate')")
+    mount(harness, prompt="a lighthouse in fog", seed=7)
+    harness.get_by_role("button", name="Generate", exact=True).click()
+    harness.wait_for_function("() => harness.sent.some(m => m.type === 'generate')")
+    assert sent(harness, "generate")[0]["params"]["seed"] == 7
+
+
+def test_a_blank_prompt_is_refused_in_the_form(harness):
+    mount(harness, num_frames=21)
+    prompt = harness.get_by_role("textbox", name="Prompt")
+    prompt.fill("   ")
+    harness.get_by_role("button", name="Generate", exact=True).click()
+    error = harness.locator(".eco-field--prompt .eco-field-error")
+    assert error.is_visible()
+    assert "Enter a prompt" in error.text_content()
+    assert prompt.get_attribute("aria-invalid") == "true"
+    assert error.get_attribute("id") in prompt.get_attribute("aria-describedby").split()
+    assert prompt.evaluate("el => el === document.activeElement")
+    assert sent(harness, "generate") == []
+    assert field(harness, "Frames").input_value() == "21"
+    # Typing clears the error.
+    prompt.type("a cat")
+    assert not error.is_visible()
+    assert prompt.get_attribute("aria-invalid") is None
+
+
+def test_a_prompt_over_the_limit_is_refused_in_the_form(harness):
+    mount(harness, prompt="🎈" * 2000)
+    counter = harness.locator(".eco-counter")
+    assert counter.text_content() == "2000 / 2000"  # code points, as Python counts
+    prompt = harness.get_by_role("textbox", name="Prompt")
+    prompt.press("End")
+    prompt.type("!")
+    assert counter.text_content() == "2001 / 2000"
+    assert "eco-counter--over" in counter.get_attribute("class")
+    prompt.press("Control+Enter")
+    error = harness.locator(".eco-field--prompt .eco-field-error").text_content()
+    assert error == "The prompt has 2001 characters; at most 2000 are allowed."
+    assert sent(harness, "generate") == []
+
+
+def test_out_of_range_values_are_refused_in_the_form(harness):
+    mount(harness, prompt="a red balloon")
+    frames = field(harness, "Frames")
+    frames.fill("500")
+    harness.get_by_role("button", name="Generate", exact=True).click()
+    error = harness.locator(".eco-field--num_frames .eco-field-error")
+    assert error.text_content() == "Frames must be a whole number from 1 to 81; got 500."
+    assert frames.get_attribute("aria-invalid") == "true"
+    assert frames.evaluate("el => el === document.activeElement")
+    assert frames.input_value() == "500"
+    assert model(harness, "num_frames") == 33  # never written to the trait
+    assert harness.locator(".eco-billed").text_content().startswith("Set valid frames")
+    field(harness, "Seed").fill("-1")
+    frames.fill("2.5")
+    harness.get_by_role("button", name="Generate", exact=True).click()
+    assert "whole number" in error.text_content()
+    seed_error = harness.locator(".eco-field--seed .eco-field-error").text_content()
+    assert seed_error.startswith("Seed must be a whole number from 0 to 4294967295")
+    assert sent(harness, "generate") == []
+    assert harness.get_by_role("textbox", name="Prompt").input_value() == "a red balloon"
+
+
+def test_python_form_errors_are_shown_and_cleared_by_editing(harness):
+    mount(harness, prompt="a red balloon")
+    message = "fps must be an integer from 1 to 60; got 0."
+    harness.evaluate("m => harness.model.pyset('form_error', {param: 'fps', message: m})", message)
+    fps_error = harness.locator(".eco-field--fps .eco-field-error")
+    assert fps_error.text_content() == message
+    assert field(harness, "FPS").get_attribute("aria-invalid") == "true"
+    field(harness, "FPS").fill("24")
+    assert not fps_error.is_visible()
+    # An error about no field in particular is shown under the form, as an alert.
+    harness.evaluate(
+        "() => harness.model.pyset('form_error', {param: null, message: 'Not allowed.'})"
+    )
+    general = harness.locator(".eco-form-error")
+    assert general.text_content() == "Not allowed."
+    assert general.get_attribute("role") == "alert"
+    harness.get_by_role("textbox", name="Prompt").type("!")
+    assert not general.is_visible()
+
+
+def test_the_billed_length_follows_the_form(harness):
+    mount(harness)
+    billed = harness.locator(".eco-billed")
+    field(harness, "Frames").fill("81")
+    field(harness, "FPS").fill("24")
+    assert billed.text_content() == "3.38 s of video (81 frames at 24 fps) will be billed"
+    field(harness, "Frames").fill("1")
+    field(harness, "FPS").fill("1")
+    assert billed.text_content() == "1 s of video (1 frame at 1 fps) will be billed"
+
+
+def test_the_form_follows_the_traits(harness):
+    mount(harness, prompt="hello", num_frames=21, guidance_scale=7.5, seed=7)
+    assert harness.get_by_role("textbox", name="Prompt").input_value() == "hello"
+    assert field(harness, "Frames").input_value() == "21"
+    assert field(harness, "Guidance").input_value() == "7.5"
+    assert field(harness, "Seed").input_value() == "7"
+    harness.evaluate("() => harness.model.pyset('num_frames', 49)")
+    harness.evaluate("() => harness.model.pyset('seed', null)")
+    assert field(harness, "Frames").input_value() == "49"
+    assert field(harness, "Seed").input_value() == ""
+    assert "49 frames" in harness.locator(".eco-billed").text_content()
+
+
+def test_keys_typed_in_the_widget_stay_in_the_widget(harness):
+    mount(harness)
+    harness.evaluate(
+        "() => { window.__keys = []; document.addEventListener('keydown',"
+        " e => window.__keys.push(e.key)); }"
+    )
+    prompt = harness.get_by_role("textbox", name="Prompt")
+    prompt.type("ab")
+    prompt.press("Control+Enter")
+    harness.get_by_role("button", name="Generate", exact=True).press("Enter")
+    assert harness.evaluate("() => window.__keys") == []
+    prompt.press("Escape")
+    assert harness.evaluate("() => window.__keys") == ["Escape"]
+
+
+def test_the_form_is_usable_by_keyboard(harness):
+    mount(harness, prompt="a kite")
+    harness.get_by_role("textbox", name="Prompt").focus()
+    order = []
+    for _ in range(6):
+        harness.keyboard.press("Tab")
+        order.append(
+            harness.evaluate(
+                "() => document.activeElement.labels?.[0]?.textContent"
+                " ?? document.activeElement.textContent"
+            )
+        )
+    assert order == ["Frames", "FPS", "Steps", "Guidance", "Seed", "Generate"]
+    outline = harness.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid"
+    harness.keyboard.press("Enter")
+    harness.wait_for_function("() => harness.sent.some(m => m.type === 'generate')")
+
+
+# -- a run --------------------------------------------------------------------------------
+def test_a_run_goes_through_its_phases(harness):
+    mount(harness)
+    bar = harness.get_by_role("progressbar")
+    label = harness.locator(".eco-current .eco-run-label")
+    set_runs(harness, {"phase": "waiting", "job_id": None, "seed": None})
+    assert label.text_content() == "Waiting for a free slot (5 jobs running)"
+    assert live_text(harness) == "Waiting for a free slot (5 jobs running)"
+    assert "eco-progress--idle" in bar.get_attribute("class")
+
+    set_runs(harness, {"phase": "queued", "fraction": 0.05, "seed": 1234})
+    assert label.text_content() == "Queued"
+    assert live_text(harness) == "Queued"
+    meta = harness.locator(".eco-current .eco-run-meta").text_content()
+    assert meta == "Job vid_0123456789abcdef01234567 · Seed 1234"
+
+    processing = {"phase": "processing", "phase_label": "Processing, 40 %", "estimated": False}
+    set_runs(harness, {**processing, "fraction": 0.4})
+    assert label.text_content() == "Processing, 40 %"
+    assert live_text(harness) == "Processing, 40 %"
+    assert bar.get_attribute("aria-valuenow") == "40"
+    assert bar.get_attribute("aria-valuetext") == "40 %"
+    assert "eco-progress--estimated" not in bar.get_attribute("class")
+    fill = harness.locator(".eco-current .eco-progress-fill")
+    assert fill.evaluate("el => el.style.width") == "40%"
+    times = harness.locator(".eco-current .eco-run-time").text_content()
+    assert re.fullmatch(r"\d+ s elapsed · about \d+ s left", times), times
+
+    # Small steps are not announced; a quarter more is.
+    set_runs(harness, {**processing, "fraction": 0.45, "phase_label": "Processing, 45 %"})
+    assert live_text(harness) == "Processing, 40 %"
+    set_runs(harness, {**processing, "fraction": 0.8, "phase_label": "Processing, 80 %"})
+    assert live_text(harness) == "Processing, 80 %"
+
+    set_runs(harness, {"phase": "downloading", "fraction": 0.95, "estimated": True})
+    assert live_text(harness) == "Downloading"
+    assert bar.get_attribute("aria-valuetext") == "About 95 % (estimated)"
+    assert "eco-progress--estimated" in bar.get_attribute("class")
+
+    set_runs(harness, {"phase": "completed"})
+    assert live_text(harness) == "Completed: video ready"
+    assert not bar.is_visible()
+    assert harness.get_by_role("button", name="Stop waiting").count() == 0
+
+
+def test_elapsed_time_and_eta_tick_in_the_browser(harness):
+    harness.clock.install()
+    harness.clock.pause_at(1_800_000_000_000)
+    mount(harness)
+    harness.evaluate(
+        "() => harness.setRuns([{phase: 'processing', started_at: Date.now() - 5000,"
+        " elapsed_seconds: 5, eta_seconds: 20, eta_at: Date.now()}])"
+    )
+    times = harness.locator(".eco-current .eco-run-time")
+    assert times.text_content() == "5 s elapsed · about 20 s left"
+    harness.clock.run_for(3000)
+    assert times.text_content() == "8 s elapsed · about 17 s left"
+    harness.clock.run_for(60_000)
+    assert times.text_content() == "1 min 08 s elapsed · almost done"
+    set_runs(harness, {"phase": "completed", "total_seconds": 64.2})
+    assert times.text_content() == "took 1 min 04 s"
+    harness.clock.run_for(5000)
+    assert times.text_content() == "took 1 min 04 s"
+
+
+def test_stop_waiting_sends_stop_and_says_the_job_goes_on(harness):
+    mount(harness)
+    set_runs(harness, {"key": "r7", "phase": "processing", "fraction": 0.3})
+    stop = harness.get_by_role("button", name="Stop waiting")
+    hint = harness.locator(".eco-current .eco-stop-hint")
+    assert "keeps running on the server" in hint.text_content()
+    assert hint.get_attribute("id") in stop.get_attribute("aria-describedby")
+    stop.click()
+    assert sent(harness, "stop") == [{"type": "stop", "key": "r7"}]
+    stopping = harness.get_by_role("button", name="Stopping…")
+    assert stopping.get_attribute("aria-disabled") == "true"
+    stopping.evaluate("button => button.click()")
+    assert len(sent(harness, "stop")) == 1
+    note = "Stopped waiting. The job goes on on the server: resume it with its id."
+    set_runs(harness, {"key": "r7", "phase": "stopped", "note": note})
+    assert harness.locator(".eco-current .eco-note").text_content() == note
+    assert harness.locator(".eco-current .eco-stop").is_hidden()
+    assert live_text(harness) == "Stopped waiting. The job goes on on the server."
+    assert harness.locator(".eco-current .eco-run-meta").text_content().startswith("Job vid_")
+
+
+def test_errors_are_shown_in_plain_words_and_the_form_keeps_its_values(harness):
+    mount(harness, prompt="a glass of water", num_frames=49, seed=3)
+    set_runs(
+        harness,
+        {
+            "phase": "error",
+            "error": {"kind": "authentication", "message": "The API key was not accepted."},
+        },
+    )
+    alert = harness.locator(".eco-current .eco-error")
+    assert alert.get_attribute("role") == "alert"
+    assert alert.text_content() == "Authentication failed. The API key was not accepted."
+    assert live_text(harness) == "Error: The API key was not accepted."
+    assert harness.get_by_role("textbox", name="Prompt").input_value() == "a glass of water"
+    assert field(harness, "Frames").input_value() == "49"
+    assert field(harness, "Seed").input_value() == "3"
+
+
+def test_a_sixth_job_waits_visibly_for_a_slot(harness):
+    mount(harness)
+    running = [
+        {"key": f"r{i}", "phase": "processing", "fraction": 0.2 * i} for i in range(5, 0, -1)
+    ]
+    set_runs(harness, {"key": "r6", "phase": "waiting", "job_id": None}, *running)
+    assert (
+        harness.locator(".eco-current .eco-run-label").text_content()
+        == "Waiting for a free slot (5 jobs running)"
+    )
+    cards = harness.locator(".eco-strip .eco-run")
+    assert cards.count() == 5
+    assert harness.locator(".eco-strip .eco-stop").count() == 5
+    footer = harness.locator(".eco-footer").text_content()
+    assert footer == "via sandbox · 6 jobs running here · at most 5 at once per account"
+
+
+# -- videos -------------------------------------------------------------------------------
+def test_a_completed_run_plays_inline_with_download_and_facts(harness):
+    mount(harness)
+    set_runs(harness, {"phase": "completed", "prompt": "a red balloon", "seed": 1234})
+    assert sent(harness, "video") == [{"type": "video", "key": "r1"}]
+    harness.wait_for_function(CURRENT_VIDEO_PLAYABLE)
+    video = harness.locator(".eco-current video")
+    assert video.evaluate("v => v.getBoundingClientRect().width") == 832
+    assert video.evaluate("v => [v.controls, v.loop, v.autoplay]") == [True, True, False]
+    link = harness.get_by_role("link", name="Download")
+    assert link.get_attribute("download") == "a-red-balloon-s1234.mp4"
+    assert link.get_attribute("href").startswith("blob:")
+    facts = dict(
+        zip(
+            harness.locator(".eco-current .eco-facts dt").all_text_contents(),
+            harness.locator(".eco-current .eco-facts dd").all_text_contents(),
+            strict=True,
+        )
+    )
+    assert facts["Job"] == "vid_0123456789abcdef01234567"
+    assert facts["Seed"].startswith("1234")
+    assert (facts["Frames"], facts["FPS"], facts["Duration"]) == ("33", "16", "2.06 s")
+    assert (facts["Queue"], facts["Render"]) == ("1.2 s", "3.4 s")
+    saved = harness.locator(".eco-current .eco-saved").text_content()
+    assert saved == "Saved to /home/user/.local/share/ecohash/videos/a-red-balloon-s1234.mp4"
+    # The seed can go back into the form.
+    harness.get_by_role("button", name="Use seed 1234 in the form").click()
+    assert field(harness, "Seed").input_value() == "1234"
+    assert model(harness, "seed") == 1234
+
+
+def test_a_run_watched_to_completion_plays_by_itself(harness):
+    mount(harness)
+    set_runs(harness, {"phase": "processing", "fraction": 0.5})
+    set_runs(harness, {"phase": "completed"})
+    harness.wait_for_function(CURRENT_VIDEO_PLAYABLE)
+    harness.wait_for_function("() => !document.querySelector('.eco-current video').paused")
+    assert harness.locator(".eco-current video").evaluate("v => v.muted")
+
+
+def test_every_view_fetches_the_video_itself(harness):
+    mount(harness)
+    set_runs(harness, {"phase": "completed"})
+    harness.evaluate("() => harness.addView()")
+    harness.wait_for_function(
+        "() => [...document.querySelectorAll('.eco-current video')]"
+        ".filter(v => v.readyState >= 2 && v.videoWidth === 832).length === 2"
+    )
+    assert sent(harness, "video") == [{"type": "video", "key": "r1"}] * 2
+    urls = harness.locator(".eco-current video").evaluate_all("vs => vs.map(v => v.src)")
+    assert len(set(urls)) == 2
+    # Closing one view revokes its URL only.
+    harness.evaluate("() => harness.unmount(0)")
+    assert harness.evaluate("() => harness.blobs.revoked") == [urls[0]]
+    assert harness.locator(".eco-current video").evaluate("v => v.readyState") >= 2
+
+
+def test_history_cards_are_newest_first_and_play_on_demand(harness):
+    mount(harness)
+    set_runs(
+        harness,
+        {"key": "r3", "phase": "processing", "fraction": 0.6, "prompt": "third"},
+        {"key": "r2", "phase": "completed", "prompt": "second", "seed": 22},
+        {
+            "key": "r1",
+            "phase": "failed",
+            "prompt": "first",
+            "error": {"kind": "failed", "message": "The job failed: out of memory"},
+        },
+    )
+    cards = harness.locator(".eco-strip .eco-run")
+    assert cards.evaluate_all("cs => cs.map(c => c.dataset.key)") == ["r2", "r1"]
+    assert harness.locator(".eco-history-title").text_content() == "Earlier (2)"
+    assert "Seed 22" in cards.nth(0).text_content()
+    assert "out of memory" in cards.nth(1).locator(".eco-error").text_content()
+    assert cards.nth(1).locator(".eco-error").get_attribute("role") is None
+    assert sent(harness, "video") == []  # nothing fetched until asked for
+    harness.get_by_role("button", name="Play: second").click()
+    assert sent(harness, "video") == [{"type": "video", "key": "r2"}]
+    harness.wait_for_function(
+        "() => { const v = document.querySelector('.eco-strip video');"
+        " return v && v.readyState >= 2 && v.videoWidth === 832 && !v.paused; }"
+    )
+    assert cards.nth(0).get_by_role("link", name="Download").get_attribute("download") == (
+        "second-s22.mp4"
+    )
+    # The newest run completes: it becomes the playing video, the old ones keep theirs.
+    set_runs(
+        harness,
+        {"key": "r3", "phase": "completed", "prompt": "third"},
+        {"key": "r2", "phase": "completed", "prompt": "second", "seed": 22},
+        {"key": "r1", "phase": "failed", "prompt": "first"},
+    )
+    harness.wait_for_function(CURRENT_VIDEO_PLAYABLE)
+    assert [m["key"] for m in sent(harness, "video")] == ["r2", "r3"]
+    # A new run pushes the current one into the strip, video and all.
+    set_runs(
+        harness,
+        {"key": "r4", "phase": "submitting", "prompt": "fourth"},
+        {"key": "r3", "phase": "completed", "prompt": "third"},
+        {"key": "r2", "phase": "completed", "prompt": "second", "seed": 22},
+        {"key": "r1", "phase": "failed", "prompt": "first"},
+    )
+    assert cards.evaluate_all("cs => cs.map(c => c.dataset.key)") == ["r3", "r2", "r1"]
+    assert cards.nth(0).locator("video").evaluate("v => v.readyState") >= 2
+    assert len(sent(harness, "video")) == 2
+
+
+def test_a_missing_video_is_explained_and_can_be_retried(harness):
+    mount(harness)
+    harness.evaluate("() => { harness.autoReply = false; }")
+    set_runs(harness, {"phase": "completed"})
+    assert harness.locator(".eco-current .eco-media-note").text_content() == "Loading video…"
+    harness.evaluate(
+        "() => harness.model.reply({type: 'video_missing', key: 'r1',"
+        " message: 'Cannot read it: <b>gone</b>'})"
+    )
+    note = harness.locator(".eco-current .eco-media-note")
+    assert note.text_content() == "Cannot read it: <b>gone</b>"
+    harness.get_by_role("button", name="Try again").click()
+    assert len(sent(harness, "video")) == 2
+    harness.evaluate("() => harness.replyVideo('r1')")
+    harness.wait_for_function(CURRENT_VIDEO_PLAYABLE)
+
+
+def test_server_text_is_never_html(harness):
+    mount(harness, prompt=XSS, backend=XSS)
+    harness.evaluate("x => harness.model.pyset('form_error', {param: null, message: x})", XSS)
+    set_runs(
+        harness,
+        {
+            "key": "r2",
+            "phase": "failed",
+            "prompt": XSS,
+            "phase_label": XSS,
+            "note": XSS,
+            "error": {"kind": XSS, "message": XSS},
+        },
+        {"key": "r1", "phase": "completed", "prompt": XSS, "seed": 5, "job_id": XSS},
+    )
+    harness.get_by_role("button", name=f"Play: {XSS}").click()
+    harness.wait_for_function("() => document.querySelector('.eco-strip video')?.readyState >= 2")
+    assert harness.get_by_role("textbox", name="Prompt").input_value() == XSS
+    assert harness.locator(".eco-current .eco-run-prompt").text_content() == XSS
+    assert harness.locator(".eco-current .eco-run-label").text_content() == XSS
+    assert harness.locator(".eco-current .eco-error-text").text_content() == XSS
+    assert harness.locator(".eco-form-error").text_content() == XSS
+    assert harness.get_by_text(XSS).count() >= 5
+    assert harness.locator(".eco-widget img, .eco-widget script").count() == 0
+    assert harness.evaluate("() => window.__xss") is None
+
+
+def test_cleanup_revokes_blob_urls_and_removes_listeners(harness):
+    mount(harness)
+    set_runs(
+        harness,
+        {"key": "r2", "phase": "processing", "fraction": 0.5},
+        {"key": "r1", "phase": "completed"},
+    )
+    harness.get_by_role("button", name=re.compile("^Play:")).click()
+    harness.wait_for_function("() => document.querySelector('.eco-strip video')?.readyState >= 2")
+    set_runs(harness, {"key": "r2", "phase": "completed"}, {"key": "r1", "phase": "completed"})
+    harness.wait_for_function(CURRENT_VIDEO_PLAYABLE)
+    created = harness.evaluate("() => harness.blobs.created")
+    assert len(created) == 2
+    assert harness.evaluate("() => harness.blobs.revoked") == []
+    # A run that leaves the list takes its URL with it.
+    set_runs(harness, {"key": "r2", "phase": "completed"})
+    assert harness.evaluate("() => harness.blobs.revoked") == [created[0]]
+    set_runs(harness, {"key": "r3", "phase": "queued"}, {"key": "r2", "phase": "completed"})
+    assert harness.evaluate("() => harness.intervals.size") == 1
+    harness.evaluate("() => harness.unmount(0)")
+    assert sorted(harness.evaluate("() => harness.blobs.revoked")) == sorted(created)
+    assert harness.evaluate("() => harness.model.listenerCount()") == 0
+    assert harness.evaluate("() => harness.intervals.size") == 0
+    assert harness.locator(".eco-widget").count() == 0
+
+
+def test_a_simulated_kernel_end_to_end(harness):
+    mount(harness)
+    harness.evaluate("() => harness.simulateKernel(60)")
+    harness.get_by_role("textbox", name="Prompt").fill("a hot air balloon over hills")
+    harness.get_by_role("button", name="Generate", exact=True).click()
+    harness.wait_for_function(CURRENT_VIDEO_PLAYABLE)
+    assert live_text(harness) == "Completed: video ready"
+    link = harness.get_by_role("link", name="Download")
+    assert link.get_attribute("download") == "a-hot-air-balloon-over-hills-s4242.mp4"
+
+
+# -- looks --------------------------------------------------------------------------------
+def _showcase(page: Any) -> None:
+    """The widget as it looks mid-session: one run rendering, earlier ones below."""
+    mount(page, prompt="a red balloon drifting over a calm sea at dawn, soft light", seed=1234)
+    set_runs(
+        page,
+        {
+            "key": "r4",
+            "phase": "processing",
+            "phase_label": "Processing, 42 %",
+            "fraction": 0.42,
+            "estimated": False,
+            "prompt": "a red balloon drifting over a calm sea at dawn, soft light",
+        },
+        {"key": "r3", "phase": "completed", "prompt": "a paper boat on a rainy street", "seed": 7},
+        {
+            "key": "r2",
+            "phase": "failed",
+            "prompt": "a city of glass at night",
+            "error": {
+                "kind": "failed",
+                "message": "The job failed: the renderer ran out of memory",
+            },
+        },
+        {
+            "key": "r1",
+            "phase": "stopped",
+            "prompt": "a lighthouse in fog",
+            "note": "Stopped waiting. The job goes on on the server.",
+        },
+    )
+    page.get_by_role("button", name="Play: a paper boat on a rainy street").click()
+    page.wait_for_function("() => document.querySelector('.eco-strip video')?.readyState >= 2")
+
+
+def _completed(page: Any) -> None:
+    mount(page, prompt="a red balloon drifting over a calm sea at dawn, soft light", seed=1234)
+    set_runs(
+        page,
+        {
+            "key": "r2",
+            "phase": "completed",
+            "prompt": "a red balloon drifting over a calm sea at dawn, soft light",
+        },
+        {"key": "r1", "phase": "completed", "prompt": "a paper boat on a rainy street", "seed": 7},
+    )
+    page.wait_for_function(CURRENT_VIDEO_PLAYABLE)
+
+
+def _shoot(page: Any, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.locator("main").screenshot(path=str(path), animations="disabled")
+    return path
+
+
+@pytest.mark.parametrize("theme", ["light", "dark", "plain", "plain-dark"])
+def test_screenshots(harness, theme):
+    harness.evaluate("t => harness.setTheme(t)", theme)
+    _showcase(harness)
+    running = _shoot(harness, f"{theme}-running")
+    _completed(harness)
+    completed = _shoot(harness, f"{theme}-completed")
+    assert running.stat().st_size > 10_000 and completed.stat().st_size > 10_000
+    # Text and background differ clearly in every theme.
+    fg, bg = harness.locator(".eco-widget").evaluate(
+        "el => [getComputedStyle(el).color, getComputedStyle(el).backgroundColor]"
+    )
+    assert fg != bg
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_a_narrow_cell(harness, theme):
+    harness.evaluate("t => harness.setTheme(t)", theme)
+    harness.evaluate("() => harness.setWidth(360)")
+    _showcase(harness)
+    set_runs(harness, {"key": "r9", "phase": "completed"})
+    harness.wait_for_function("() => document.querySelector('.eco-current video')?.readyState >= 2")
+    root = harness.locator(".eco-widget")
+    assert root.evaluate("el => el.scrollWidth <= el.clientWidth")
+    width = harness.locator(".eco-current video").evaluate("v => v.getBoundingClientRect().width")
+    assert width <= root.evaluate("el => el.clientWidth")
+    _shoot(harness, f"{theme}-narrow")
