@@ -15,7 +15,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -143,6 +143,7 @@ class VideoWidget(anywidget.AnyWidget):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_publish = 0.0
         self._publish_pending: asyncio.TimerHandle | None = None
+        self._video_callbacks: list[Callable[[Video], None]] = []
         self.on_msg(self._on_message)
 
     # -- what people call ---------------------------------------------------------------
@@ -203,6 +204,11 @@ class VideoWidget(anywidget.AnyWidget):
                 if interrupted:
                     raise KeyboardInterrupt from None
                 raise
+
+    def on_video(self, callback: Callable[[Video], None]) -> None:
+        """Call ``callback(video)`` each time a generation of this widget finishes (after
+        the video is saved in the data folder)."""
+        self._video_callbacks.append(callback)
 
     def stop(self) -> None:
         """Stop waiting for every running generation (their jobs go on on the server)."""
@@ -300,7 +306,11 @@ class VideoWidget(anywidget.AnyWidget):
         return run
 
     def _settle(self, run: Run) -> None:
-        """A task cancelled before it started never ran its own bookkeeping."""
+        """Tell ``on_video`` callbacks; and settle a task cancelled before it started,
+        which never ran its own bookkeeping."""
+        if run.video is not None:
+            for callback in self._video_callbacks:
+                callback(run.video)
         if run.active:
             run.finish(STOPPED, note="Stopped before the job was submitted: nothing was billed.")
             self._publish(now=True)

@@ -290,3 +290,13 @@ async def test_stopping_before_the_task_starts_settles_the_run(make_server):
     assert (run["phase"], run["active"]) == ("stopped", False)
     assert "nothing was billed" in run["note"]
     assert server.stats.totals()["requests"]["posts"] == 0
+
+
+async def test_on_video_callbacks_get_each_finished_video(make_server):
+    server = make_server()
+    w = widget(server, num_frames=1)
+    got = []
+    w.on_video(got.append)
+    first = await w.generate("first")
+    second = await w.generate("second")
+    assert got == [first, second]
