@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from eco_widget import PollPolicy
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_environment(tmp_path_factory: pytest.TempPathFactory):
@@ -49,6 +51,15 @@ def make_server(tmp_path):
         server.stop()
 
 
+#: Poll priors for servers whose jobs take a fraction of a second.
+FAST_POLL = PollPolicy(
+    first_poll=0.02,
+    min_interval=0.02,
+    max_interval=0.2,
+    expected_queue=0.05,
+    processing_min=0.1,
+    processing_max=0.3,
+)
 KEY = "eco_test_key_a"
 OTHER_KEY = "eco_test_key_b"
 

@@ -22,22 +22,12 @@ from eco_widget import (
     JobFailedError,
     JobTimeoutError,
     NotFoundError,
-    PollPolicy,
     RateLimitError,
     Video,
     VideoExpiredError,
 )
 from eco_widget.server import FaultConfig
-from tests.conftest import KEY, OTHER_KEY
-
-FAST_POLL = PollPolicy(
-    first_poll=0.02,
-    min_interval=0.02,
-    max_interval=0.2,
-    expected_queue=0.05,
-    processing_min=0.1,
-    processing_max=0.3,
-)
+from tests.conftest import FAST_POLL, KEY, OTHER_KEY
 
 
 def decode(data: bytes) -> tuple[int, float, str, str]:

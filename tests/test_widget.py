@@ -12,20 +12,11 @@ from eco_widget import (
     Client,
     InvalidParameterError,
     JobFailedError,
-    PollPolicy,
     Video,
     VideoWidget,
 )
-from tests.conftest import KEY
+from tests.conftest import FAST_POLL, KEY
 
-FAST_POLL = PollPolicy(
-    first_poll=0.02,
-    min_interval=0.02,
-    max_interval=0.2,
-    expected_queue=0.05,
-    processing_min=0.1,
-    processing_max=0.3,
-)
 pytestmark = pytest.mark.anyio
 
 

@@ -2,40 +2,34 @@
 
 ``tests/browser/harness/`` is a static page with a fake anywidget model; it is served
 over a loopback HTTP server and driven with Playwright. The MP4 that the fake kernel
-sends is a real sandbox video. Screenshots go to ``$ECO_SHOTS_DIR`` (default
-``/tmp/eco-shots``).
+sends is a real sandbox video. Screenshots go to ``$ECO_SCREENSHOTS`` (default
+the temporary folder's ``eco-shots``).
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
-import os
 import re
+import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.browser.jupyter import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    chromium_missing_message,
+    screenshots_dir,
+)
+
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = Path(__file__).resolve().parent / "harness"
 STATIC = ROOT / "eco_widget" / "static"
-SHOTS = Path(os.environ.get("ECO_SHOTS_DIR", "/tmp/eco-shots"))
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_WAIT_SECONDS = 300
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--autoplay-policy=no-user-gesture-required",
-]
+SHOTS = screenshots_dir(Path(tempfile.gettempdir()) / "eco-shots")
 XSS = '<img src=x onerror="window.__xss=1">'
 CURRENT_VIDEO_PLAYABLE = """() => {
     const v = document.querySelector('.eco-current video');
@@ -126,16 +120,14 @@ def harness_url(mp4: bytes) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Debian's Chromium (waiting a bounded time for apt-get to finish installing it)."""
-    deadline = time.monotonic() + CHROMIUM_WAIT_SECONDS
-    while not CHROMIUM.exists():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium", pytrace=False)
-        time.sleep(2)
+    """Debian's Chromium; the tests fail, never skip, when it is missing."""
+    missing = chromium_missing_message()
+    if missing:
+        pytest.fail(missing, pytrace=False)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         yield browser
         browser.close()
 
