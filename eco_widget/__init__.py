@@ -61,6 +61,20 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext eco_widget``: register the ``%ecovideo`` and ``%%ecovideo`` magics."""
+    from ._magic import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext eco_widget``: remove the magics."""
+    from ._magic import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
@@ -95,4 +109,6 @@ __all__ = [
     "VideoParams",
     "VideoWidget",
     "__version__",
+    "load_ipython_extension",
+    "unload_ipython_extension",
 ]

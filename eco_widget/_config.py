@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from ._colab import colab_secret, in_colab
 from ._exceptions import AuthenticationError, InvalidParameterError, MissingAPIKeyError
 from ._polling import PollPolicy
 
@@ -18,8 +19,12 @@ BASE_URL_ENV = "ECOHASH_BASE_URL"
 
 _NO_KEY = (
     "No API key for {base_url}. Pass Client(api_key='eco_…') or set the "
-    f"{API_KEY_ENV} environment variable. To try eco_widget without a key, use the local "
-    f"sandbox: Client(base_url='sandbox'), or set {BASE_URL_ENV}=sandbox."
+    f"{API_KEY_ENV} environment variable.{{colab}} To try eco_widget without a key, use "
+    f"the local sandbox: Client(base_url='sandbox'), or set {BASE_URL_ENV}=sandbox."
+)
+_NO_KEY_COLAB = (
+    f" In Colab, add a secret named {API_KEY_ENV} in the Secrets panel (the key icon in "
+    "the left bar) and give this notebook access to it."
 )
 
 
@@ -35,8 +40,9 @@ class Settings:
 
 def resolve_settings(api_key: str | None = None, base_url: str | None = None) -> Settings:
     """Resolve the key and base URL: arguments first, then ``ECOHASH_API_KEY`` and
-    ``ECOHASH_BASE_URL``, then the public service. ``"sandbox"`` starts (once per process)
-    the local server and uses its key.
+    ``ECOHASH_BASE_URL`` (in Google Colab, a notebook secret named ``ECOHASH_API_KEY``
+    when the variable is not set), then the public service. ``"sandbox"`` starts (once
+    per process) the local server and uses its key.
 
     Raises :class:`MissingAPIKeyError` (an :class:`AuthenticationError`) when a real
     server has no key, before any request is made.
@@ -56,8 +62,11 @@ def resolve_settings(api_key: str | None = None, base_url: str | None = None) ->
         )
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
     key = key.strip() if isinstance(key, str) else None
+    if not key and api_key is None:
+        key = colab_secret(API_KEY_ENV)
     if not key:
-        raise MissingAPIKeyError(_NO_KEY.format(base_url=base.rstrip("/")))
+        colab = _NO_KEY_COLAB if in_colab() else ""
+        raise MissingAPIKeyError(_NO_KEY.format(base_url=base.rstrip("/"), colab=colab))
     if any(ord(char) < 0x21 or ord(char) > 0x7E for char in key):
         raise AuthenticationError(
             "The API key contains spaces or characters that cannot be sent in a header; "
