@@ -21,10 +21,10 @@ from types import ModuleType
 
 import pytest
 
-from eco_widget import AsyncClient, Client, MissingAPIKeyError, PollPolicy, VideoWidget
+from eco_widget import AsyncClient, Client, MissingAPIKeyError, VideoWidget
 from eco_widget._colab import colab_secret, in_colab
 from eco_widget._config import resolve_settings
-from tests.conftest import KEY
+from tests.conftest import FAST_POLL, KEY
 
 SECRET = "eco_secret_from_colab_7f3a"
 API = "https://api.example.invalid"
@@ -242,16 +242,6 @@ def test_a_wrong_secret_is_refused_without_showing_it(colab: ModuleType, make_se
 
 
 # -- the widget in Colab ---------------------------------------------------------------------
-FAST_POLL = PollPolicy(
-    first_poll=0.02,
-    min_interval=0.02,
-    max_interval=0.2,
-    expected_queue=0.05,
-    processing_min=0.1,
-    processing_max=0.3,
-)
-
-
 def test_anywidget_turns_on_colabs_custom_widget_manager(colab: ModuleType):
     from google.colab.output import _widgets
 
