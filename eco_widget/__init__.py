@@ -22,6 +22,7 @@ from ._exceptions import (
     InvalidRequestError,
     JobFailedError,
     JobTimeoutError,
+    JournalError,
     MissingAPIKeyError,
     NotFoundError,
     PermissionDeniedError,
@@ -38,15 +39,30 @@ from ._version import __version__
 from ._video import Video
 
 if TYPE_CHECKING:
-    from ._client import DEFAULT_TIMEOUT, AsyncClient, Client
+    from ._async_client import AsyncClient
+    from ._batch import BatchResult
+    from ._client import DEFAULT_TIMEOUT, Client
+    from ._gallery import VideoGallery
+    from ._jobs_table import JobsTable, jobs
+    from ._journal import Journal, JournalEntry
+    from ._recovery import ResumeResult
+    from ._slots import SlotWait
     from ._widget import VideoWidget
 
 # Loaded on first use, so that importing the package does not import httpx.
 _LAZY = {
-    "AsyncClient": "._client",
+    "AsyncClient": "._async_client",
     "Client": "._client",
     "DEFAULT_TIMEOUT": "._client",
     "VideoWidget": "._widget",
+    "VideoGallery": "._gallery",
+    "BatchResult": "._batch",
+    "JobsTable": "._jobs_table",
+    "jobs": "._jobs_table",
+    "Journal": "._journal",
+    "JournalEntry": "._journal",
+    "ResumeResult": "._recovery",
+    "SlotWait": "._slots",
 }
 
 
@@ -87,6 +103,7 @@ __all__ = [
     "APIError",
     "AsyncClient",
     "AuthenticationError",
+    "BatchResult",
     "Client",
     "EcoVideoError",
     "InvalidParameterError",
@@ -96,19 +113,27 @@ __all__ = [
     "JobFailedError",
     "JobStatus",
     "JobTimeoutError",
+    "JobsTable",
+    "Journal",
+    "JournalEntry",
+    "JournalError",
     "MissingAPIKeyError",
     "NotFoundError",
     "PermissionDeniedError",
     "PollPolicy",
     "RateLimitError",
+    "ResumeResult",
     "RetryPolicy",
     "ServerError",
+    "SlotWait",
     "UnexpectedResponseError",
     "Video",
     "VideoExpiredError",
+    "VideoGallery",
     "VideoParams",
     "VideoWidget",
     "__version__",
+    "jobs",
     "load_ipython_extension",
     "unload_ipython_extension",
 ]

@@ -1,36 +1,46 @@
 """``Client`` and ``AsyncClient``: two thin shells that drive the flows over httpx.
 
-Every decision — retries, polling, resuming a download — is made in :mod:`._flows`;
-a shell only performs the steps a flow yields: send, stream, sleep, notify.
+Every decision — retries, polling, resuming a download, journaling, waiting for a slot —
+is made in :mod:`._flows`; a shell only performs the steps a flow yields: send, stream,
+sleep, notify, record, look up, acquire. What both share lives in :mod:`._shell`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-import os
+import concurrent.futures
+import threading
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
-from ._config import resolve_settings
-from ._flows import Runtime, download_flow, generate_flow, get_flow, submit_flow, wait_flow
+from ._batch import BatchItem, BatchPlan, BatchProgress, BatchResult
+from ._exceptions import EcoVideoError
+from ._journal import Journal
 from ._models import Job
-from ._params import VideoParams
-from ._polling import PollPolicy, TimingModel
-from ._protocol import Endpoint, Notify, Send, Sleep, Step, Stream, UpdateCallback
-from ._retry import RetryPolicy
-from ._sinks import FileSink, MemorySink
-from ._video import Video, default_filename
+from ._polling import PollPolicy
+from ._protocol import (
+    Acquire,
+    Lookup,
+    Notify,
+    Record,
+    Send,
+    Sleep,
+    Step,
+    Stream,
+    UpdateCallback,
+    WaitCallback,
+)
+from ._recovery import ResumeResult
+from ._shell import JobRef, PathLike, Shell
+from ._slots import SlotWait
+from ._video import Video
 
-__all__ = ["DEFAULT_TIMEOUT", "AsyncClient", "Client"]
+__all__ = ["DEFAULT_TIMEOUT", "HTTP_TIMEOUT", "Client", "batch_result", "interrupted", "tracker"]
 
 T = TypeVar("T")
-JobRef = Job | str
-PathLike = str | os.PathLike[str]
 
 #: Seconds a wait lasts before :class:`JobTimeoutError` (production jobs take 1–3 min).
 DEFAULT_TIMEOUT = 900.0
@@ -38,120 +48,34 @@ DEFAULT_TIMEOUT = 900.0
 HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
-def _sink(job: Job, path: PathLike | None) -> MemorySink | FileSink:
-    if path is None:
-        return MemorySink()
-    target = Path(path).expanduser()
-    if target.is_dir():
-        target = target / default_filename(job)
-    return FileSink(target)
+def tracker(progress: BatchProgress, index: int) -> tuple[UpdateCallback, WaitCallback]:
+    def on_update(job: Job) -> None:
+        progress.phase(index, "downloading" if job.is_completed else job.status)
+
+    def on_wait(wait: SlotWait) -> None:
+        progress.phase(index, "waiting")
+
+    return on_update, on_wait
 
 
-def _video(job: Job, result: bytes | Path) -> Video:
-    if isinstance(result, Path):
-        return Video(job, path=result)
-    return Video(job, data=result)
-
-
-class _Shell:
-    """What both shells share: configuration, the flows' runtime and the flows."""
-
-    def __init__(
-        self,
-        api_key: str | None,
-        base_url: str | None,
-        max_retries: int,
-        poll_policy: PollPolicy | None,
-    ):
-        settings = resolve_settings(api_key, base_url)
-        self._settings = settings
-        policy = poll_policy or settings.poll_policy or PollPolicy()
-        self._rt = Runtime(
-            endpoint=Endpoint(settings.base_url, settings.api_key),
-            retry=RetryPolicy(max_attempts=max_retries + 1),
-            timing=TimingModel(policy),
-        )
-
-    @property
-    def base_url(self) -> str:
-        """The API's base URL (the sandbox's loopback URL for ``"sandbox"``)."""
-        return self._settings.base_url
-
-    @property
-    def account(self) -> str:
-        """Who the jobs belong to, without the key: the base URL and a short hash of the
-        key (for per-account limits and journals)."""
-        import hashlib
-
-        digest = hashlib.sha256((self._settings.api_key or "").encode()).hexdigest()[:12]
-        return f"{self.base_url}#{digest}"
-
-    @property
-    def is_sandbox(self) -> bool:
-        """True when this client talks to the embedded local server."""
-        return self._settings.is_sandbox
-
-    @property
-    def timing(self) -> TimingModel:
-        """What this client has learned of the server's queue and processing times."""
-        return self._rt.timing
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r})"
-
-    # Flows, built from the public methods' arguments (validation happens here, before
-    # anything is sent).
-    def _submit(self, prompt: str, **params: Any) -> Generator[Step, Any, Job]:
-        return submit_flow(self._rt, VideoParams.create(prompt, **params))
-
-    def _get(self, job_id: JobRef) -> Generator[Step, Any, Job]:
-        if isinstance(job_id, Job):
-            return get_flow(self._rt, job_id.id, job_id.params)
-        return get_flow(self._rt, job_id)
-
-    def _wait(
-        self, job: JobRef, timeout: float, on_update: UpdateCallback | None
-    ) -> Generator[Step, Any, Job]:
-        if isinstance(job, str):
-            job = yield from get_flow(self._rt, job)
-        return (yield from wait_flow(self._rt, job, timeout=timeout, on_update=on_update))
-
-    def _download(self, job: JobRef, path: PathLike | None) -> Generator[Step, Any, bytes | Path]:
-        if isinstance(job, str):
-            job = yield from get_flow(self._rt, job)
-        _, result = yield from download_flow(self._rt, job, lambda job: _sink(job, path))
-        return result
-
-    def _generate(
-        self,
-        prompt: str,
-        path: PathLike | None,
-        timeout: float,
-        on_update: UpdateCallback | None,
-        **params: Any,
-    ) -> Generator[Step, Any, Video]:
-        job, result = yield from generate_flow(
-            self._rt,
-            VideoParams.create(prompt, **params),
-            lambda job: _sink(job, path),
-            timeout=timeout,
-            on_update=on_update,
-        )
-        return _video(job, result)
-
-
-class Client(_Shell):
+class Client(Shell):
     """The Ecohash video API, blocking.
 
     >>> with Client(base_url="sandbox") as client:          # doctest: +SKIP
     ...     video = client.generate("a red balloon over a mountain at dawn")
-    ...     video.save("balloon.mp4")
+    ...     video.path, video.seed
 
     ``api_key`` defaults to ``ECOHASH_API_KEY``; ``base_url`` to ``ECOHASH_BASE_URL``,
     then ``https://api.ecohash.com``; ``"sandbox"`` runs the local server in this
     process. Reads are retried ``max_retries`` times; a submit only when the connection
-    could not be opened. Pass ``http_client`` (not closed by this client) or
-    ``transport`` to control the HTTP layer.
+    could not be opened, or when the server refused it with 429.
+
+    Every submitted job is written to the job journal (``journal=False`` turns it off)
+    and every finished video is saved at once in ``autosave`` (default: the ``videos``
+    folder of the data folder, ``ECOHASH_HOME``; a folder, or ``False`` for none).
+    At most five jobs per account run at once in this process; more wait for a slot.
+    Pass ``http_client`` (not closed by this client) or ``transport`` to control the
+    HTTP layer.
     """
 
     def __init__(
@@ -161,16 +85,20 @@ class Client(_Shell):
         base_url: str | None = None,
         max_retries: int = 4,
         poll_policy: PollPolicy | None = None,
+        autosave: bool | PathLike = True,
+        journal: bool | Journal = True,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout | float = HTTP_TIMEOUT,
     ):
-        super().__init__(api_key, base_url, max_retries, poll_policy)
+        super().__init__(api_key, base_url, max_retries, poll_policy, autosave, journal)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(transport=transport, timeout=timeout)
 
     # -- the driver ---------------------------------------------------------------------
-    def _drive(self, flow: Generator[Step, Any, T]) -> T:
+    def _drive(self, flow: Generator[Step, Any, T], cancel: threading.Event | None = None) -> T:
+        """Run ``flow`` to its end; with ``cancel``, sleeps and slot waits end with
+        ``InterruptedError`` once it is set."""
         reply: Any = None
         error: BaseException | None = None
         try:
@@ -181,15 +109,18 @@ class Client(_Shell):
                     return stop.value
                 reply, error = None, None
                 try:
-                    reply = self._perform(step)
+                    reply = self._perform(step, cancel)
                 except BaseException as exc:  # thrown into the flow: it decides
                     error = exc
         finally:
             flow.close()
 
-    def _perform(self, step: Step) -> Any:
+    def _perform(self, step: Step, cancel: threading.Event | None) -> Any:
         if isinstance(step, Sleep):
-            time.sleep(step.seconds)
+            if cancel is None:
+                time.sleep(step.seconds)
+            elif cancel.wait(step.seconds):
+                raise InterruptedError("stopped")
         elif isinstance(step, Send):
             return self._http.send(step.request)
         elif isinstance(step, Stream):
@@ -204,7 +135,11 @@ class Client(_Shell):
                 response.close()
             return response
         elif isinstance(step, Notify):
-            step.callback(step.job)
+            step.callback(step.value)
+        elif isinstance(step, (Record, Lookup)):
+            return self._local(step)
+        elif isinstance(step, Acquire):
+            return step.limiter.acquire(cancel)
         return None
 
     # -- the API ------------------------------------------------------------------------
@@ -217,15 +152,22 @@ class Client(_Shell):
         num_inference_steps: int = 50,
         guidance_scale: float = 5.0,
         seed: int | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        on_wait: WaitCallback | None = None,
     ) -> Job:
-        """Submit a job and return its first snapshot (``queued``).
+        """Submit a job, journal it and return its first snapshot (``queued``).
 
         Parameters are validated first (:class:`InvalidParameterError`, nothing sent).
-        With no ``seed`` one is drawn and sent, so ``job.seed`` is always known.
+        With no ``seed`` one is drawn and sent, so ``job.seed`` is always known. When
+        the account's five slots are full (429), the submission waits per
+        ``Retry-After`` and tries again for up to ``timeout`` seconds, telling
+        ``on_wait`` (``None``: raise :class:`RateLimitError` at once).
         """
         return self._drive(
             self._submit(
                 prompt,
+                timeout,
+                on_wait,
                 num_frames=num_frames,
                 fps=fps,
                 num_inference_steps=num_inference_steps,
@@ -254,8 +196,23 @@ class Client(_Shell):
 
     def download(self, job: JobRef, path: PathLike | None = None) -> bytes | Path:
         """A completed job's MP4: its bytes, or — with ``path`` (a file, or a directory
-        to name it in) — streamed to disk atomically and the path returned."""
+        to name it in) — streamed to disk atomically and the path returned. A video the
+        journal already saved is read from disk (its URL may have expired since)."""
         return self._drive(self._download(job, path))
+
+    def result(
+        self,
+        job: JobRef,
+        *,
+        path: PathLike | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        on_update: UpdateCallback | None = None,
+    ) -> Video:
+        """The :class:`Video` of a job submitted earlier (by id or :class:`Job`): waits
+        while it runs, downloads and saves it, or returns the file the journal has.
+        Raises :class:`JobFailedError`, :class:`VideoExpiredError` (its URL expired
+        before it was saved) or :class:`JobTimeoutError`."""
+        return self._drive(self._fetch(job, path, timeout, on_update))
 
     def generate(
         self,
@@ -269,15 +226,19 @@ class Client(_Shell):
         path: PathLike | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         on_update: UpdateCallback | None = None,
+        on_wait: WaitCallback | None = None,
     ) -> Video:
-        """Submit, wait and download: the finished :class:`Video` (saved to ``path`` when
-        given). Raises :class:`JobFailedError` when the job fails."""
+        """Submit, wait and download: the finished :class:`Video`, saved to ``path`` when
+        given, else in the auto-save folder (else kept in memory). A sixth job of the
+        account waits for a slot, telling ``on_wait``. Raises :class:`JobFailedError`
+        when the job fails."""
         return self._drive(
             self._generate(
                 prompt,
                 path,
                 timeout,
                 on_update,
+                on_wait,
                 num_frames=num_frames,
                 fps=fps,
                 num_inference_steps=num_inference_steps,
@@ -285,6 +246,81 @@ class Client(_Shell):
                 seed=seed,
             )
         )
+
+    def resume(
+        self, *, timeout: float = DEFAULT_TIMEOUT, on_update: UpdateCallback | None = None
+    ) -> ResumeResult:
+        """Recover this account's unfinished jobs from the journal: wait for those still
+        running, download every completed one not yet saved, report the rest. Expired
+        and failed jobs are reported once and not tried again."""
+        result = ResumeResult()
+        for entry in self._unfinished():
+            try:
+                outcome: Video | BaseException = self._drive(
+                    self._fetch(entry.job_id, None, timeout, on_update)
+                )
+            except EcoVideoError as exc:
+                outcome = exc
+            result.add(entry.job_id, outcome)
+        return result
+
+    def generate_many(
+        self,
+        items: Iterable[BatchItem],
+        *,
+        concurrency: int = 5,
+        path_template: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        progress: bool = True,
+        resume: bool = True,
+    ) -> BatchResult:
+        """Make a video of each item (a prompt, or a dict of ``prompt`` and parameters),
+        ``concurrency`` at a time (the account's five slots cap it).
+
+        Every item is validated before anything is sent. Returns a
+        :class:`BatchResult`: the videos in input order, ``None`` and ``errors[i]``
+        where one failed (the others go on). Videos are saved by ``path_template``
+        (``str.format`` fields ``{index} {seed} {slug} {job_id} {num_frames} {fps}``),
+        else in the auto-save folder. Running the same batch again (``resume``) returns
+        the saved videos, waits for its unfinished jobs and submits only what never ran.
+        ``progress`` shows a bar (a widget in notebooks). Ctrl-C stops waiting; the jobs
+        go on and the next run picks them up.
+        """
+        plan = self._plan(items, concurrency, path_template, resume)
+        bar = BatchProgress(len(plan), enabled=progress)
+        cancel = threading.Event()
+        outcomes: dict[int, Video | BaseException] = {}
+
+        def run(index: int) -> Video:
+            on_update, on_wait = tracker(bar, index)
+            try:
+                video = self._drive(
+                    self._batch_item(plan, index, timeout, on_update, on_wait), cancel
+                )
+            except BaseException:
+                bar.finish(index, ok=False)
+                raise
+            bar.finish(index, ok=True)
+            return video
+
+        pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=min(concurrency, len(plan)), thread_name_prefix="eco_widget-batch"
+        )
+        try:
+            futures = {pool.submit(run, index): index for index in range(len(plan))}
+            for future in concurrent.futures.as_completed(futures):
+                index = futures[future]
+                error = future.exception()
+                outcomes[index] = error if error is not None else future.result()
+        except BaseException:
+            cancel.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            bar.close(interrupted())
+            raise
+        pool.shutdown()
+        result = batch_result(plan, outcomes)
+        bar.close(result.summary() if progress else None)
+        return result
 
     def close(self) -> None:
         """Close the HTTP connections (not those of an ``http_client`` passed in)."""
@@ -298,141 +334,23 @@ class Client(_Shell):
         self.close()
 
 
-class AsyncClient(_Shell):
-    """The Ecohash video API for ``asyncio`` code; the same methods as :class:`Client`,
-    awaited. ``on_update`` may be a plain function or a coroutine function."""
+def interrupted() -> str:
+    return (
+        "batch interrupted: its jobs go on on the server; run the same generate_many "
+        "again to pick them up (nothing is submitted twice)"
+    )
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        base_url: str | None = None,
-        max_retries: int = 4,
-        poll_policy: PollPolicy | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timeout: httpx.Timeout | float = HTTP_TIMEOUT,
-    ):
-        super().__init__(api_key, base_url, max_retries, poll_policy)
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(transport=transport, timeout=timeout)
 
-    # -- the driver ---------------------------------------------------------------------
-    async def _drive(self, flow: Generator[Step, Any, T]) -> T:
-        reply: Any = None
-        error: BaseException | None = None
-        try:
-            while True:
-                try:
-                    step = flow.throw(error) if error is not None else flow.send(reply)
-                except StopIteration as stop:
-                    return stop.value
-                reply, error = None, None
-                try:
-                    reply = await self._perform(step)
-                except BaseException as exc:  # thrown into the flow: it decides
-                    error = exc
-        finally:
-            flow.close()
-
-    async def _perform(self, step: Step) -> Any:
-        if isinstance(step, Sleep):
-            await asyncio.sleep(step.seconds)
-        elif isinstance(step, Send):
-            return await self._http.send(step.request)
-        elif isinstance(step, Stream):
-            response = await self._http.send(step.request, stream=True, follow_redirects=True)
-            try:
-                if step.sink.accept(response):
-                    async for chunk in response.aiter_bytes():
-                        step.sink.write(chunk)
-                else:
-                    await response.aread()
-            finally:
-                await response.aclose()
-            return response
-        elif isinstance(step, Notify):
-            result = step.callback(step.job)
-            if inspect.isawaitable(result):
-                await result
-        return None
-
-    # -- the API ------------------------------------------------------------------------
-    async def submit(
-        self,
-        prompt: str,
-        *,
-        num_frames: int = 33,
-        fps: int = 16,
-        num_inference_steps: int = 50,
-        guidance_scale: float = 5.0,
-        seed: int | None = None,
-    ) -> Job:
-        """Submit a job and return its first snapshot; see :meth:`Client.submit`."""
-        return await self._drive(
-            self._submit(
-                prompt,
-                num_frames=num_frames,
-                fps=fps,
-                num_inference_steps=num_inference_steps,
-                guidance_scale=guidance_scale,
-                seed=seed,
-            )
-        )
-
-    async def get(self, job_id: JobRef) -> Job:
-        """Read a job's current snapshot."""
-        return await self._drive(self._get(job_id))
-
-    async def wait(
-        self,
-        job: JobRef,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        on_update: UpdateCallback | None = None,
-    ) -> Job:
-        """Poll until the job is terminal; see :meth:`Client.wait`."""
-        return await self._drive(self._wait(job, timeout, on_update))
-
-    async def download(self, job: JobRef, path: PathLike | None = None) -> bytes | Path:
-        """A completed job's MP4 as bytes or a saved path; see :meth:`Client.download`."""
-        return await self._drive(self._download(job, path))
-
-    async def generate(
-        self,
-        prompt: str,
-        *,
-        num_frames: int = 33,
-        fps: int = 16,
-        num_inference_steps: int = 50,
-        guidance_scale: float = 5.0,
-        seed: int | None = None,
-        path: PathLike | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        on_update: UpdateCallback | None = None,
-    ) -> Video:
-        """Submit, wait and download; see :meth:`Client.generate`."""
-        return await self._drive(
-            self._generate(
-                prompt,
-                path,
-                timeout,
-                on_update,
-                num_frames=num_frames,
-                fps=fps,
-                num_inference_steps=num_inference_steps,
-                guidance_scale=guidance_scale,
-                seed=seed,
-            )
-        )
-
-    async def aclose(self) -> None:
-        """Close the HTTP connections (not those of an ``http_client`` passed in)."""
-        if self._owns_http:
-            await self._http.aclose()
-
-    async def __aenter__(self) -> AsyncClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+def batch_result(plan: BatchPlan, outcomes: dict[int, Video | BaseException]) -> BatchResult:
+    videos: list[Video | None] = []
+    errors: dict[int, EcoVideoError] = {}
+    for index in range(len(plan)):
+        outcome = outcomes[index]
+        if isinstance(outcome, Video):
+            videos.append(outcome)
+        elif isinstance(outcome, EcoVideoError):
+            videos.append(None)
+            errors[index] = outcome
+        else:
+            raise outcome
+    return BatchResult(videos, errors)

@@ -36,6 +36,13 @@ class Settings:
     api_key: str | None = field(repr=False)
     poll_policy: PollPolicy | None = None
     is_sandbox: bool = False
+    #: What the journal files jobs under: the base URL, or for the sandbox (whose port
+    #: changes with each process) ``sandbox:`` and its data folder.
+    origin: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.origin:
+            object.__setattr__(self, "origin", self.base_url)
 
 
 def resolve_settings(api_key: str | None = None, base_url: str | None = None) -> Settings:
@@ -52,7 +59,13 @@ def resolve_settings(api_key: str | None = None, base_url: str | None = None) ->
         from ._sandbox import get_sandbox
 
         sandbox = get_sandbox()
-        return Settings(sandbox.url, sandbox.api_key, sandbox.poll_policy, is_sandbox=True)
+        return Settings(
+            sandbox.url,
+            sandbox.api_key,
+            sandbox.poll_policy,
+            is_sandbox=True,
+            origin=f"sandbox:{sandbox.data_dir}",
+        )
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidParameterError(

@@ -16,7 +16,8 @@
     ├── APIConnectionError (the server could not be reached; wraps httpx's error)
     ├── UnexpectedResponseError (a reply that is not what the contract promises)
     ├── JobFailedError (.job)
-    └── JobTimeoutError (.job: the last snapshot; the job can be resumed by id)
+    ├── JobTimeoutError (.job: the last snapshot; the job can be resumed by id)
+    └── JournalError (the local job journal is damaged or from a newer version)
 
 No message ever contains the API key.
 """
@@ -37,6 +38,7 @@ __all__ = [
     "InvalidRequestError",
     "JobFailedError",
     "JobTimeoutError",
+    "JournalError",
     "MissingAPIKeyError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -185,3 +187,12 @@ class JobTimeoutError(EcoVideoError):
 def _short_repr(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class JournalError(EcoVideoError):
+    """The local job journal cannot be used: damaged, or written by a newer eco_widget.
+    The file is left exactly as it is (``.path``)."""
+
+    def __init__(self, message: str, *, path: object = None):
+        super().__init__(message)
+        self.path = path

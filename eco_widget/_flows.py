@@ -23,21 +23,27 @@ from ._exceptions import (
     InvalidParameterError,
     JobFailedError,
     JobTimeoutError,
+    NotFoundError,
     RateLimitError,
     ServerError,
     VideoExpiredError,
 )
+from ._journal import EXPIRED, LOST, JournalEntry
 from ._models import Job
 from ._params import VideoParams
 from ._polling import PollSchedule, TimingModel
 from ._protocol import (
+    Acquire,
     Endpoint,
+    Lookup,
     Notify,
+    Record,
     Send,
     Sleep,
     Step,
     Stream,
     UpdateCallback,
+    WaitCallback,
     error_from_response,
     job_from_response,
     log_response,
@@ -45,11 +51,13 @@ from ._protocol import (
 )
 from ._retry import RetryPolicy
 from ._sinks import FileSink, MemorySink
+from ._slots import Slot, SlotLimiter, SlotWait
 
 __all__ = [
     "Flow",
     "Runtime",
     "download_flow",
+    "fetch_flow",
     "generate_flow",
     "get_flow",
     "submit_flow",
@@ -65,6 +73,8 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _HOPELESS = (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.TooManyRedirects)
 # Errors a wait rides out until its deadline.
 _TRANSIENT = (APIConnectionError, ServerError, RateLimitError)
+#: How long a submission refused with 429 waits when the server gives no Retry-After.
+RATE_LIMIT_PAUSE = 5.0
 
 
 @dataclass
@@ -146,11 +156,39 @@ def request_flow(
         raise error_from_response(response, now=rt.wall())
 
 
-def submit_flow(rt: Runtime, params: VideoParams) -> Flow[Job]:
-    """Submit a job (drawing a seed first when none is given)."""
+def submit_flow(
+    rt: Runtime,
+    params: VideoParams,
+    *,
+    timeout: float | None = None,
+    on_wait: WaitCallback | None = None,
+    batch: tuple[str, int] | None = None,
+) -> Flow[Job]:
+    """Submit a job (drawing a seed first when none is given) and journal it before
+    anything else.
+
+    A 429 means the server refused the job (the account's other jobs fill its slots):
+    nothing was created or billed, so the submission waits per ``Retry-After`` and tries
+    again, for at most ``timeout`` seconds (``None``: no waiting, the 429 is raised).
+    """
     params = params.with_seed()
-    response = yield from request_flow(rt, lambda: rt.endpoint.submit(params), idempotent=False)
-    return job_from_response(response, params=params)
+    deadline = None if timeout is None else rt.clock() + timeout
+    while True:
+        try:
+            response = yield from request_flow(
+                rt, lambda: rt.endpoint.submit(params), idempotent=False
+            )
+        except RateLimitError as exc:
+            pause = exc.retry_after or RATE_LIMIT_PAUSE
+            if deadline is None or rt.clock() + pause >= deadline:
+                raise
+            if on_wait is not None:
+                yield Notify(on_wait, SlotWait("server", active=0, retry_after=pause))
+            yield Sleep(pause)
+            continue
+        job = job_from_response(response, params=params)
+        yield Record(job, batch=batch)
+        return job
 
 
 def _read_job(
@@ -191,7 +229,7 @@ def wait_flow(
         submitted = start - max(0.0, rt.wall() - job.created)
     schedule = PollSchedule(rt.timing, started=submitted, params=job.params)
     schedule.observe(job, start)
-    last, floor, failure = job, 0.0, None
+    last, floor, failure, recorded = job, 0.0, None, job.status
     while not last.is_terminal:
         now = rt.clock()
         if now >= deadline:
@@ -208,6 +246,9 @@ def wait_flow(
         schedule.observe(snapshot, rt.clock())
         if snapshot != last:
             last = snapshot
+            if last.status != recorded:
+                recorded = last.status
+                yield Record(last)
             if on_update is not None:
                 yield Notify(on_update, last)
     return last
@@ -217,21 +258,29 @@ def download_flow(
     rt: Runtime, job: Job, make_sink: Callable[[Job], MemorySink | FileSink]
 ) -> Flow[tuple[Job, bytes | Path]]:
     """Fetch a completed job's video into ``make_sink(job)`` and finish it (bytes, or
-    the path it was renamed to); on any failure the sink is discarded and nothing
-    partial remains.
+    the path it was renamed to, which is journaled); on any failure the sink is
+    discarded and nothing partial remains.
 
     A body cut short goes on from where it stopped (``Range``). A URL refused as
     expired (403/410) is refreshed once from the job; if the server has no newer URL the
-    video is gone: :class:`VideoExpiredError`. Returns the job (refreshed or not) too.
+    video is gone: :class:`VideoExpiredError`, journaled as ``expired`` so that it is
+    reported, not tried again. Returns the job (refreshed or not) too.
     """
     _check_downloadable(job)
     sink = make_sink(job)
     try:
         job = yield from _fetch_video(rt, job, sink)
+    except VideoExpiredError as exc:
+        sink.discard()
+        yield Record(job, outcome=(EXPIRED, str(exc)))
+        raise
     except BaseException:
         sink.discard()
         raise
-    return job, sink.finish()
+    result = sink.finish()
+    if isinstance(result, Path):
+        yield Record(job, saved=result)
+    return job, result
 
 
 def _check_downloadable(job: Job) -> None:
@@ -287,17 +336,31 @@ def _fetch_video(rt: Runtime, job: Job, sink: MemorySink | FileSink) -> Flow[Job
         yield Sleep(policy.backoff(attempt, retry_after_seconds(response, now=rt.wall())))
 
 
-def _expired(job: Job, error: APIError) -> VideoExpiredError:
+def _expired(job: Job, error: APIError | None) -> VideoExpiredError:
     when = ""
     if job.expires_at is not None:
         when = " at " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(job.expires_at))
+    why = f" ({error.message})" if error is not None else ""
     return VideoExpiredError(
-        f"the video URL of job {job.id} has expired{when} ({error.message}); video URLs "
-        "last 24 hours after completion: download videos promptly",
-        status_code=error.status_code,
-        type=error.type,
-        request_id=error.request_id,
+        f"the video URL of job {job.id} has expired{when}{why} before the video was saved; "
+        "video URLs last 24 hours after completion and the video cannot be fetched any more",
+        status_code=error.status_code if error is not None else 410,
+        type=error.type if error is not None else "video_expired",
+        request_id=error.request_id if error is not None else None,
     )
+
+
+def slot_flow(limiter: SlotLimiter | None, on_wait: WaitCallback | None) -> Flow[Slot | None]:
+    """Hold one of the account's slots (``None`` without a limiter), telling ``on_wait``
+    when it has to wait."""
+    if limiter is None:
+        return None
+    slot = limiter.try_acquire()
+    if slot is None:
+        if on_wait is not None:
+            yield Notify(on_wait, SlotWait("local", active=limiter.active, limit=limiter.size))
+        slot = yield Acquire(limiter)
+    return slot
 
 
 def generate_flow(
@@ -307,13 +370,79 @@ def generate_flow(
     *,
     timeout: float,
     on_update: UpdateCallback | None = None,
+    on_wait: WaitCallback | None = None,
+    limiter: SlotLimiter | None = None,
+    batch: tuple[str, int] | None = None,
 ) -> Flow[tuple[Job, bytes | Path]]:
-    """Submit, wait and download into ``make_sink(job)``; raises :class:`JobFailedError` when the
-    job fails. Returns the completed job and the video (bytes, or its path)."""
-    job = yield from submit_flow(rt, params)
-    if on_update is not None:
-        yield Notify(on_update, job)
-    job = yield from wait_flow(rt, job, timeout=timeout, on_update=on_update)
+    """Take a slot, submit, wait and download into ``make_sink(job)``; raises
+    :class:`JobFailedError` when the job fails. Returns the completed job and the video
+    (bytes, or its path). ``timeout`` bounds the waiting for the server's slots and,
+    separately, the waiting for the job; waiting for this process's own slots is not
+    bounded (each job holding one is)."""
+    slot = yield from slot_flow(limiter, on_wait)
+    try:
+        job = yield from submit_flow(rt, params, timeout=timeout, on_wait=on_wait, batch=batch)
+        if on_update is not None:
+            yield Notify(on_update, job)
+        job = yield from wait_flow(rt, job, timeout=timeout, on_update=on_update)
+    finally:
+        if slot is not None:
+            slot.release()
     if job.is_failed:
+        raise JobFailedError(job)
+    return (yield from download_flow(rt, job, make_sink))
+
+
+def fetch_flow(
+    rt: Runtime,
+    job: Job | str,
+    make_sink: Callable[[Job], MemorySink | FileSink],
+    *,
+    wait: bool,
+    timeout: float = 900.0,
+    on_update: UpdateCallback | None = None,
+    limiter: SlotLimiter | None = None,
+) -> Flow[tuple[Job, bytes | Path]]:
+    """The video of a job submitted earlier (a :class:`Job` or an id).
+
+    A video the journal has saved (and whose file is whole) is returned from disk, with
+    no request. Otherwise the job is read; ``wait`` waits for it when it still runs
+    (holding a slot), else a job that is not completed is refused; then it is
+    downloaded. A job past its URL's lifetime is reported at once
+    (:class:`VideoExpiredError`), one the server no longer knows is journaled as lost.
+    """
+    job_id = job.id if isinstance(job, Job) else job
+    if not isinstance(job_id, str) or not job_id.strip():
+        raise InvalidParameterError("job_id", job_id, "a job id such as 'vid_abc123'")
+    entry: JournalEntry | None = yield Lookup(job_id)
+    params = job.params if isinstance(job, Job) else None
+    if entry is not None:
+        params = params or entry.params
+        if entry.is_saved:
+            assert entry.saved_path is not None
+            return entry.job.with_params(params), Path(entry.saved_path)
+        if entry.is_expired(rt.wall()):
+            error = _expired(entry.job, None)
+            yield Record(entry.job, outcome=(EXPIRED, str(error)))
+            raise error
+    try:
+        job = yield from get_flow(rt, job_id, params)
+    except NotFoundError as exc:
+        if entry is not None:
+            yield Record(entry.job, outcome=(LOST, exc.message))
+        raise
+    job = job.with_params(params)
+    yield Record(job)
+    if wait and not job.is_terminal:
+        if on_update is not None:
+            yield Notify(on_update, job)
+        slot = yield from slot_flow(limiter, None)
+        try:
+            job = yield from wait_flow(rt, job, timeout=timeout, on_update=on_update)
+        finally:
+            if slot is not None:
+                slot.release()
+    if job.is_failed:
+        yield Record(job)
         raise JobFailedError(job)
     return (yield from download_flow(rt, job, make_sink))

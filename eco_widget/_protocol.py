@@ -29,11 +29,17 @@ from ._params import VideoParams
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ._sinks import Sink
+    from ._slots import SlotLimiter, SlotWait
 
 __all__ = [
+    "Acquire",
     "Endpoint",
+    "Lookup",
     "Notify",
+    "Record",
     "Send",
     "Sleep",
     "Step",
@@ -47,6 +53,7 @@ logger = logging.getLogger("eco_widget")
 SUBMIT_PATH = "/v1/video/generations"
 
 UpdateCallback = Callable[[Job], Awaitable[None] | None]
+WaitCallback = Callable[["SlotWait"], Awaitable[None] | None]
 
 
 # -- the steps a flow yields to its shell --------------------------------------------------
@@ -77,13 +84,41 @@ class Sleep:
 
 @dataclass(frozen=True)
 class Notify:
-    """Call ``callback(job)`` (awaiting it in the async shell when it returns an awaitable)."""
+    """Call ``callback(value)`` — a :class:`Job` snapshot, or a :class:`SlotWait` —
+    awaiting it in the async shell when it returns an awaitable."""
 
-    callback: UpdateCallback
+    callback: Callable[[Any], Awaitable[None] | None]
+    value: Any
+
+
+@dataclass(frozen=True)
+class Record:
+    """Write to the job journal, when the shell keeps one: the ``job`` snapshot (with
+    its ``batch`` key and index on submission), where its video was ``saved``, or an
+    ``outcome`` that ends it locally (``("expired" | "lost", message)``)."""
+
     job: Job
+    batch: tuple[str, int] | None = None
+    saved: Path | None = None
+    outcome: tuple[str, str] | None = None
 
 
-Step = Send | Stream | Sleep | Notify
+@dataclass(frozen=True)
+class Lookup:
+    """Ask the journal about ``job_id``; the shell sends back its ``JournalEntry`` or
+    ``None`` (always ``None`` without a journal)."""
+
+    job_id: str
+
+
+@dataclass(frozen=True)
+class Acquire:
+    """Wait for one of the account's job slots; the shell sends back the held ``Slot``."""
+
+    limiter: SlotLimiter
+
+
+Step = Send | Stream | Sleep | Notify | Record | Lookup | Acquire
 
 
 # -- requests -------------------------------------------------------------------------------

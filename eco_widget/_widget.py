@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 import anywidget
 import traitlets
 
-from ._client import DEFAULT_TIMEOUT, AsyncClient
+from ._async_client import AsyncClient
+from ._client import DEFAULT_TIMEOUT
 from ._config import BASE_URL_ENV, DEFAULT_BASE_URL, SANDBOX
 from ._exceptions import EcoVideoError, InvalidParameterError
 from ._params import PARAMETERS, PROMPT_MAX_CHARS, VideoParams, check_prompt

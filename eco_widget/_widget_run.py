@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._exceptions import (
@@ -23,7 +24,7 @@ from ._models import Job, JobStatus
 from ._params import VideoParams
 from ._paths import videos_dir
 from ._progress import Phase, ProgressEstimator, ProgressInfo
-from ._slots import MAX_ACTIVE_JOBS, slot_pool
+from ._slots import SlotWait
 from ._video import Video, default_filename
 
 if TYPE_CHECKING:
@@ -41,10 +42,6 @@ class Publish(Protocol):
 WAITING = "waiting"
 STOPPED = "stopped"
 ERROR = "error"
-
-#: How long a submission refused with 429 (jobs of other processes) waits when the
-#: server gives no Retry-After.
-_RATE_LIMIT_PAUSE = 5.0
 
 _LABELS = {
     WAITING: "Waiting for a free slot",
@@ -210,26 +207,36 @@ async def drive_run(
         run.set_phase(job.status if not job.is_terminal else Phase.DOWNLOADING)
         publish(now=run.phase != before)  # a new phase goes out at once, progress throttled
 
-    try:
-        pool = slot_pool(client.account)
-
-        def waiting(active: int) -> None:
-            run.set_phase(WAITING, f"Waiting for a free slot ({active} jobs running)")
-            publish(now=True)
-
-        async with pool.slot(on_wait=waiting):
-            job = await _submit(run, client, publish, estimator)
-            run.submitted_at = time.monotonic()
-            observe(job)
-            job = await client.wait(job, timeout=timeout, on_update=observe)
-        if job.is_failed:
-            raise JobFailedError(job)
-        run.set_phase(Phase.DOWNLOADING)
+    def waiting(wait: SlotWait) -> None:
+        if wait.reason == "server":
+            label = f"Waiting for a free slot (the account has {wait.limit} jobs running)"
+        else:
+            label = f"Waiting for a free slot ({wait.active} jobs running)"
+        run.set_phase(WAITING, label)
         publish(now=True)
-        folder = videos_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        path = await client.download(job, folder / default_filename(job, unique=True))
-        run.video = Video(job, path=path)
+
+    def update(job: Job) -> None:
+        if run.submitted_at is None:
+            run.submitted_at = time.monotonic()
+        observe(job)
+
+    try:
+        run.set_phase(Phase.SUBMITTING)
+        run.info, run.info_at = estimator.info(time.monotonic()), time.time()
+        publish(now=True)
+        params = run.params
+        run.video = await client.generate(
+            params.prompt,
+            num_frames=params.num_frames,
+            fps=params.fps,
+            num_inference_steps=params.num_inference_steps,
+            guidance_scale=params.guidance_scale,
+            seed=params.seed,
+            path=None if client.autosave is not None else _unique_path,
+            timeout=timeout,
+            on_update=update,
+            on_wait=waiting,
+        )
         run.finish(Phase.COMPLETED)
         return run.video
     except asyncio.CancelledError:
@@ -252,30 +259,8 @@ async def drive_run(
         publish(now=True)
 
 
-async def _submit(
-    run: Run, client: AsyncClient, publish: Publish, estimator: ProgressEstimator
-) -> Job:
-    """Submit; a 429 (jobs of other processes on the same account) waits per
-    ``Retry-After`` and tries again: the server refused it, so nothing was billed."""
-    params = run.params
-    while True:
-        run.set_phase(Phase.SUBMITTING)
-        run.info, run.info_at = estimator.info(time.monotonic()), time.time()
-        publish(now=True)
-        try:
-            return await client.submit(
-                params.prompt,
-                num_frames=params.num_frames,
-                fps=params.fps,
-                num_inference_steps=params.num_inference_steps,
-                guidance_scale=params.guidance_scale,
-                seed=params.seed,
-            )
-        except RateLimitError as exc:
-            pause = exc.retry_after or _RATE_LIMIT_PAUSE
-            run.set_phase(
-                WAITING,
-                f"Waiting for a free slot (the account has {MAX_ACTIVE_JOBS} jobs running)",
-            )
-            publish(now=True)
-            await asyncio.sleep(pause)
+def _unique_path(job: Job) -> Path:
+    """Where a widget saves a video when its client does not auto-save."""
+    folder = videos_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / default_filename(job, unique=True)

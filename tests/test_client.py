@@ -215,12 +215,16 @@ def test_the_sixth_active_job_is_rate_limited(make_server):
     with client_for(server) as client:
         for i in range(5):
             client.submit(f"job {i}", num_frames=1)
+        waits = []
         with pytest.raises(RateLimitError) as info:
-            client.submit("one too many", num_frames=1)
+            client.submit("one too many", num_frames=1, timeout=0.5, on_wait=waits.append)
         assert info.value.retry_after is not None and info.value.retry_after >= 1
+        assert waits == []  # the pause the server asks for is longer than the timeout
+        with pytest.raises(RateLimitError):
+            client.submit("no waiting at all", num_frames=1, timeout=None)
     with client_for(server, OTHER_KEY) as other:
         other.submit("another account", num_frames=1)
-    assert requests_seen(server)["posts"] == 6
+    assert requests_seen(server)["posts"] == 8
 
 
 def test_a_failed_job_raises_job_failed(make_server):

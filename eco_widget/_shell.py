@@ -1,0 +1,257 @@
+"""What :class:`Client` and :class:`AsyncClient` share: configuration, the journal, the
+auto-save folder, and the flows built from the public methods' arguments (validation
+happens here, before anything is sent). The two shells only perform the steps."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+from ._batch import BatchPlan
+from ._config import resolve_settings
+from ._exceptions import InvalidParameterError
+from ._flows import Runtime, fetch_flow, generate_flow, get_flow, submit_flow, wait_flow
+from ._journal import Journal, JournalEntry
+from ._models import Job
+from ._params import VideoParams
+from ._polling import PollPolicy, TimingModel
+from ._protocol import Endpoint, Lookup, Record, Step, UpdateCallback, WaitCallback
+from ._retry import RetryPolicy
+from ._sinks import FileSink, MemorySink
+from ._slots import SlotLimiter, limiter_for
+from ._video import Video, default_filename
+
+__all__ = ["JobRef", "PathLike", "Shell"]
+
+JobRef = Job | str
+PathLike = str | os.PathLike[str]
+#: Where a video goes: a file or folder, a function of the job (batch templates), or
+#: ``None`` (the auto-save folder, else memory).
+Target = PathLike | Callable[[Job], PathLike] | None
+Flow = Generator[Step, Any, Any]
+
+
+def _video(job: Job, result: bytes | Path) -> Video:
+    if isinstance(result, Path):
+        return Video(job, path=result)
+    return Video(job, data=result)
+
+
+class Shell:
+    """Configuration and flow building for both clients."""
+
+    def __init__(
+        self,
+        api_key: str | None,
+        base_url: str | None,
+        max_retries: int,
+        poll_policy: PollPolicy | None,
+        autosave: bool | PathLike,
+        journal: bool | Journal,
+    ):
+        settings = resolve_settings(api_key, base_url)
+        self._settings = settings
+        policy = poll_policy or settings.poll_policy or PollPolicy()
+        self._rt = Runtime(
+            endpoint=Endpoint(settings.base_url, settings.api_key),
+            retry=RetryPolicy(max_attempts=max_retries + 1),
+            timing=TimingModel(policy),
+        )
+        self._key_id = hashlib.sha256((settings.api_key or "").encode()).hexdigest()[:12]
+        if journal is True:
+            journal = Journal()
+        self._journal: Journal | None = journal or None
+        if autosave is True:
+            from ._paths import videos_dir
+
+            autosave = videos_dir()
+        elif isinstance(autosave, (str, os.PathLike)):
+            autosave = Path(autosave).expanduser()
+        elif autosave is not False:
+            raise InvalidParameterError(
+                "autosave", autosave, "True, False or the folder to save videos in"
+            )
+        self._autosave: Path | None = autosave or None
+
+    # -- facts --------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        """The API's base URL (the sandbox's loopback URL for ``"sandbox"``)."""
+        return self._settings.base_url
+
+    @property
+    def account(self) -> str:
+        """Who the jobs belong to, without the key: where they are filed (the base URL)
+        and a short hash of the key."""
+        return f"{self._settings.origin}#{self._key_id}"
+
+    @property
+    def is_sandbox(self) -> bool:
+        """True when this client talks to the embedded local server."""
+        return self._settings.is_sandbox
+
+    @property
+    def timing(self) -> TimingModel:
+        """What this client has learned of the server's queue and processing times."""
+        return self._rt.timing
+
+    @property
+    def autosave(self) -> Path | None:
+        """The folder finished videos are saved in at once (``None``: off)."""
+        return self._autosave
+
+    @property
+    def journal(self) -> Journal | None:
+        """The job journal this client writes (``None``: off)."""
+        return self._journal
+
+    @property
+    def limiter(self) -> SlotLimiter:
+        """This account's job slots in this process (five, shared by every client)."""
+        return limiter_for(self.account)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    # -- the steps both shells perform the same way ---------------------------------------
+    def _local(self, step: Record | Lookup) -> JournalEntry | None:
+        journal, origin = self._journal, self._settings.origin
+        if journal is None:
+            return None
+        if isinstance(step, Lookup):
+            return journal.get(origin, step.job_id)
+        if step.saved is not None:
+            journal.record_saved(origin, step.job.id, step.saved)
+        elif step.outcome is not None:
+            journal.record_outcome(origin, step.job.id, *step.outcome)
+        else:
+            journal.record(step.job, base_url=origin, account=self._key_id, batch=step.batch)
+        return None
+
+    def _unfinished(self) -> list[JournalEntry]:
+        if self._journal is None:
+            raise InvalidParameterError(
+                "journal", False, "a client with its journal on", "this client keeps no journal"
+            )
+        return self._journal.unfinished(self._settings.origin, self._key_id)
+
+    # -- sinks --------------------------------------------------------------------------
+    def _sink(self, job: Job, path: Target) -> MemorySink | FileSink:
+        if path is None:
+            if self._autosave is None:
+                return MemorySink()
+            return FileSink(self._autosave / default_filename(job, unique=True))
+        target = Path(path(job) if callable(path) else path).expanduser()
+        if target.is_dir():
+            target = target / default_filename(job)
+        return FileSink(target)
+
+    # -- flows ----------------------------------------------------------------------------
+    def _submit(
+        self, prompt: str, timeout: float | None, on_wait: WaitCallback | None, **params: Any
+    ) -> Flow:
+        flow_params = VideoParams.create(prompt, **params)
+        return submit_flow(self._rt, flow_params, timeout=timeout, on_wait=on_wait)
+
+    def _get(self, job_id: JobRef) -> Flow:
+        if isinstance(job_id, Job):
+            return get_flow(self._rt, job_id.id, job_id.params)
+        return get_flow(self._rt, job_id)
+
+    def _wait(self, job: JobRef, timeout: float, on_update: UpdateCallback | None) -> Flow:
+        if isinstance(job, str):
+            job = yield from get_flow(self._rt, job)
+        return (yield from wait_flow(self._rt, job, timeout=timeout, on_update=on_update))
+
+    def _download(self, job: JobRef, path: PathLike | None) -> Flow:
+        job, result = yield from fetch_flow(
+            self._rt, job, lambda job: self._sink(job, path), wait=False
+        )
+        if isinstance(result, Path):  # auto-saved, or already saved earlier
+            return result.read_bytes() if path is None else Video(job, path=result).save(path)
+        return result
+
+    def _fetch(
+        self, job: JobRef, path: Target, timeout: float, on_update: UpdateCallback | None
+    ) -> Flow:
+        job, result = yield from fetch_flow(
+            self._rt,
+            job,
+            lambda job: self._sink(job, path),
+            wait=True,
+            timeout=timeout,
+            on_update=on_update,
+            limiter=self.limiter,
+        )
+        return _video(job, result)
+
+    def _generate(
+        self,
+        prompt: str,
+        path: PathLike | None,
+        timeout: float,
+        on_update: UpdateCallback | None,
+        on_wait: WaitCallback | None,
+        **params: Any,
+    ) -> Flow:
+        flow_params = VideoParams.create(prompt, **params)
+        return self._generate_params(flow_params, path, timeout, on_update, on_wait)
+
+    def _generate_params(
+        self,
+        params: VideoParams,
+        path: Target,
+        timeout: float,
+        on_update: UpdateCallback | None,
+        on_wait: WaitCallback | None,
+        batch: tuple[str, int] | None = None,
+    ) -> Flow:
+        job, result = yield from generate_flow(
+            self._rt,
+            params,
+            lambda job: self._sink(job, path),
+            timeout=timeout,
+            on_update=on_update,
+            on_wait=on_wait,
+            limiter=self.limiter,
+            batch=batch,
+        )
+        return _video(job, result)
+
+    # -- batches --------------------------------------------------------------------------
+    def _plan(
+        self, items: Any, concurrency: int, path_template: str | None, resume: bool
+    ) -> BatchPlan:
+        plan = BatchPlan(
+            items, account=self.account, concurrency=concurrency, path_template=path_template
+        )
+        if resume and self._journal is not None:
+            plan.previous = self._journal.batch(plan.key)
+        return plan
+
+    def _batch_item(
+        self,
+        plan: BatchPlan,
+        index: int,
+        timeout: float,
+        on_update: UpdateCallback,
+        on_wait: WaitCallback,
+    ) -> Flow:
+        """One item of a batch: its saved video, its unfinished job picked up again, or a
+        new submission (with the seed an earlier, failed try drew)."""
+        entry = plan.previous.get(index)
+        path = plan.target(index)
+        if entry is not None and entry.is_saved:
+            assert entry.saved_path is not None
+            return Video(entry.job, path=entry.saved_path)
+        if entry is not None and not entry.is_finished and not entry.is_expired():
+            video = yield from self._fetch(entry.job_id, path, timeout, on_update)
+            return video
+        params = plan.params_for(index)
+        video = yield from self._generate_params(
+            params, path, timeout, on_update, on_wait, batch=(plan.key, index)
+        )
+        return video
