@@ -14,6 +14,7 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory):
     patch = pytest.MonkeyPatch()
     patch.setenv("ECOHASH_SANDBOX_DIR", str(tmp_path_factory.mktemp("sandbox")))
     patch.setenv("ECOHASH_SANDBOX_PROFILE", "instant")
+    patch.setenv("ECOHASH_HOME", str(tmp_path_factory.mktemp("home")))
     patch.delenv("ECOHASH_API_KEY", raising=False)
     patch.delenv("ECOHASH_BASE_URL", raising=False)
     yield

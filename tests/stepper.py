@@ -9,7 +9,7 @@ import httpx
 
 from eco_widget._flows import Runtime
 from eco_widget._polling import PollPolicy, TimingModel
-from eco_widget._protocol import Endpoint, Notify, Send, Sleep, Stream
+from eco_widget._protocol import Acquire, Endpoint, Lookup, Notify, Record, Send, Sleep, Stream
 from eco_widget._retry import RetryPolicy
 
 BASE = "https://api.test"
@@ -70,7 +70,7 @@ class Stepper:
     """Holds a flow and its fake clock; every answer returns the next step (or, once the
     flow ends, sets ``result``)."""
 
-    def __init__(self, flow, clock: FakeClock):
+    def __init__(self, flow, clock: FakeClock, *, journal: dict[str, Any] | None = None):
         self.flow = flow
         self.clock = clock
         self.result: Any = None
@@ -78,17 +78,42 @@ class Stepper:
         self.sleeps: list[float] = []
         self.sent: list[httpx.Request] = []
         self.notified: list[Any] = []
+        self.recorded: list[Record] = []
+        #: Requests and journal writes, in the order the flow made them.
+        self.log: list[Any] = []
+        #: What a Lookup step is answered with: job id -> journal entry.
+        self.journal: dict[str, Any] = journal or {}
         self.step = self._advance(lambda: next(self.flow))
 
     def _advance(self, action):
-        try:
-            step = action()
-        except StopIteration as stop:
-            self.done, self.result = True, stop.value
-            return None
-        if isinstance(step, (Send, Stream)):
-            self.sent.append(step.request)
-        return step
+        """Run the flow to its next step. Journal steps (Record, Lookup) and slot
+        requests are answered here, as a shell would, and kept in ``log`` in order
+        with the requests."""
+        while True:
+            try:
+                step = action()
+            except StopIteration as stop:
+                self.done, self.result = True, stop.value
+                return None
+            if isinstance(step, Record):
+                self.recorded.append(step)
+                self.log.append(step)
+                action = lambda: self.flow.send(None)  # noqa: E731
+                continue
+            if isinstance(step, Lookup):
+                entry = self.journal.get(step.job_id)
+                action = lambda entry=entry: self.flow.send(entry)  # noqa: E731
+                continue
+            if isinstance(step, Acquire):
+                slot = step.limiter.try_acquire()
+                assert slot is not None, "no free slot: a stepped flow would wait forever"
+                self.log.append(step)
+                action = lambda slot=slot: self.flow.send(slot)  # noqa: E731
+                continue
+            if isinstance(step, (Send, Stream)):
+                self.sent.append(step.request)
+                self.log.append(step)
+            return step
 
     # answers --------------------------------------------------------------------------
     def reply(self, resp: httpx.Response):
@@ -130,7 +155,7 @@ class Stepper:
 
     def notify(self):
         assert isinstance(self.step, Notify), self.step
-        self.notified.append(self.step.job)
+        self.notified.append(self.step.value)
         self.step = self._advance(lambda: self.flow.send(None))
         return self.step
 

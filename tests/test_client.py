@@ -224,7 +224,7 @@ def test_the_sixth_active_job_is_rate_limited(make_server):
             client.submit("no waiting at all", num_frames=1, timeout=None)
     with client_for(server, OTHER_KEY) as other:
         other.submit("another account", num_frames=1)
-    assert requests_seen(server)["posts"] == 8
+    assert requests_seen(server)["posts"] == 7
 
 
 def test_a_failed_job_raises_job_failed(make_server):
@@ -262,6 +262,22 @@ def test_expired_video_url_is_reported_not_looped_on(make_server):
     with client_for(server) as client:
         job = client.wait(client.submit("ephemeral", num_frames=1))
         # wait, on the server's own terms, until the URL is refused
+        deadline = time.monotonic() + 10
+        while httpx.get(job.video_url).status_code not in (403, 410):
+            assert time.monotonic() < deadline
+        before = requests_seen(server)["video_gets"]
+        with pytest.raises(VideoExpiredError, match="expired"):
+            client.download(job)  # the journal knows the expiry: not even one request
+        with pytest.raises(VideoExpiredError, match="expired"):
+            client.download(job.id)
+    assert requests_seen(server)["video_gets"] - before == 0
+    assert client.journal.get(server.url, job.id).status == "expired"
+
+
+def test_an_expired_url_met_on_download_is_reported_once(make_server):
+    server = make_server(url_ttl=0.5)
+    with client_for(server, journal=False) as client:
+        job = client.wait(client.submit("ephemeral", num_frames=1))
         deadline = time.monotonic() + 10
         while httpx.get(job.video_url).status_code not in (403, 410):
             assert time.monotonic() < deadline
@@ -361,7 +377,7 @@ def test_sandbox_is_shared_by_every_client_of_the_process():
 
 def test_repr_is_deterministic(make_server):
     server = make_server()
-    with client_for(server) as client:
+    with client_for(server, autosave=False) as client:
         video = client.generate("repr", num_frames=2, fps=4, seed=1)
     text = repr(video)
     assert text == (
