@@ -33,6 +33,8 @@ EXPIRED = "expired"
 LOST = "lost"
 _FINAL = frozenset(TERMINAL | {EXPIRED, LOST})
 _BUSY_TIMEOUT_MS = 30_000
+#: Every write reaches the disk before it returns: a job id survives a power cut too.
+SYNCHRONOUS = "FULL"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -189,7 +191,7 @@ class Journal:
         try:
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             self._check(conn)
-            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
         except BaseException:
             conn.close()
             raise
