@@ -8,6 +8,7 @@ from typing import Any
 
 from ._client import DEFAULT_TIMEOUT
 from ._config import API_KEY_ENV, BASE_URL_ENV
+from ._jobs_table import STATUSES
 from ._params import PARAMETERS
 from ._version import __version__
 
@@ -34,6 +35,21 @@ def _seconds(text: str) -> float:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
     return value
+
+
+def _count(minimum: int) -> Any:
+    """argparse type: a whole number ≥ ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a number ≥ {minimum}, got {text!r}")
+        return value
+
+    return parse
 
 
 def _number(value: float) -> str:
@@ -73,7 +89,16 @@ def _add_generate(commands: Any, connection: argparse.ArgumentParser) -> None:
         help="file to write, or a directory to write it in "
         "(default: a name from the prompt and seed, in the current directory)",
     )
-    group = parser.add_argument_group("generation parameters")
+    _add_parameters(parser, per_line=False)
+    _add_timeout(parser, "the job goes on")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    parser.set_defaults(command_name="generate")
+
+
+def _add_parameters(parser: argparse.ArgumentParser, *, per_line: bool) -> None:
+    """The parameter options; for a batch they are defaults that a line may override."""
+    title = "defaults for the lines that do not set them" if per_line else "generation parameters"
+    group = parser.add_argument_group(title)
     for name, flag in PARAM_FLAGS.items():
         spec = PARAMETERS[name]
         default = "random" if spec.default is None else _number(spec.default)
@@ -81,20 +106,96 @@ def _add_generate(commands: Any, connection: argparse.ArgumentParser) -> None:
             flag,
             dest=name,
             type=spec.kind,
-            default=spec.default,
+            default=None if per_line else spec.default,
             metavar="N" if spec.kind is int else "X",
             help=f"{spec.help}; {_number(spec.minimum)} to {_number(spec.maximum)}, "
             f"default {default}",
         )
+
+
+def _add_timeout(parser: argparse.ArgumentParser, after: str) -> None:
     parser.add_argument(
         "--timeout",
         type=_seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help=f"give up waiting after this long; the job goes on (default {DEFAULT_TIMEOUT:g})",
+        help=f"give up waiting after this long; {after} (default {DEFAULT_TIMEOUT:g})",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    parser.set_defaults(command_name="generate")
+
+
+def _add_journal_commands(commands: Any, connection: argparse.ArgumentParser) -> None:
+    jobs = commands.add_parser(
+        "jobs",
+        help="list the jobs in the journal",
+        description="List the jobs in the local job journal, newest first: where each "
+        "video was saved, or what is missing.",
+    )
+    jobs.add_argument("--status", choices=STATUSES, help="only the jobs with this status")
+    jobs.add_argument(
+        "--limit",
+        type=_count(0),
+        default=50,
+        metavar="N",
+        help="the newest N jobs (default 50; 0: every job)",
+    )
+    jobs.add_argument("--json", action="store_true", help="one JSON object per line")
+    jobs.set_defaults(command_name="jobs")
+
+    resume = commands.add_parser(
+        "resume",
+        parents=[connection],
+        help="save the videos of unfinished jobs",
+        description="Pick up this account's jobs that the journal has not seen saved "
+        "(submitted by any process): wait for those still running and save every "
+        "finished video. Prints 'saved PATH (job ID, …)' per video on stdout.",
+    )
+    resume.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="folder to save the videos in (default: the videos folder of the data folder)",
+    )
+    _add_timeout(resume, "the jobs go on")
+    resume.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    resume.set_defaults(command_name="resume")
+
+    batch = commands.add_parser(
+        "batch",
+        parents=[connection],
+        help="make a video of each line of a file",
+        description="Make a video of each prompt of FILE: one prompt per line (blank lines "
+        "and lines starting with # are skipped), or with --format jsonl (the default for "
+        ".jsonl files) one JSON object per line: "
+        '{"prompt": "...", "num_frames": 33, "seed": 7}. Every line is checked before '
+        "anything is sent. Running the same command again (from the same folder) resumes the "
+        "batch: saved videos "
+        "are kept, unfinished jobs are waited for, nothing is submitted twice.",
+    )
+    batch.add_argument("file", metavar="FILE", help="the prompts; - reads standard input")
+    batch.add_argument(
+        "--format",
+        choices=("auto", "text", "jsonl"),
+        default="auto",
+        help="auto (default): jsonl for .jsonl and .ndjson files, else text",
+    )
+    batch.add_argument(
+        "--concurrency",
+        type=_count(1),
+        default=5,
+        metavar="N",
+        help="jobs at once (default 5, the account's limit)",
+    )
+    batch.add_argument(
+        "--out",
+        metavar="TEMPLATE",
+        help="where each video goes: a folder (clips/) or a pattern with {index} or {job_id} "
+        "and {seed} {slug} {num_frames} {fps}, e.g. clips/{index:03d}-{slug}.mp4 "
+        "(default: the videos folder of the data folder)",
+    )
+    _add_parameters(batch, per_line=True)
+    _add_timeout(batch, "the jobs go on")
+    batch.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    batch.set_defaults(command_name="batch")
 
 
 def _add_get_download(commands: Any, connection: argparse.ArgumentParser) -> None:
@@ -181,5 +282,6 @@ def build_parser() -> argparse.ArgumentParser:
     connection = _connection_options()
     _add_generate(commands, connection)
     _add_get_download(commands, connection)
+    _add_journal_commands(commands, connection)
     _add_serve(commands)
     return parser

@@ -1,26 +1,38 @@
-"""How ``ecovideo generate`` shows a job's progress on stderr.
+"""How ``ecovideo`` shows progress on stderr.
 
-On a terminal a tqdm bar whose description is the phase (queued, processing,
-downloading) with the elapsed time and the ETA from :class:`ProgressEstimator`, redrawn
-on each snapshot and ticking in between; elsewhere (logs, pipes) one plain line per
-phase change; with ``--quiet`` nothing.
+``generate``: on a terminal a tqdm bar whose description is the phase (queued,
+processing, downloading) with the elapsed time and the ETA from
+:class:`ProgressEstimator`, redrawn on each snapshot and ticking in between; elsewhere
+(logs, pipes) one plain line per phase change; with ``--quiet`` nothing. ``resume``: a
+line per job and phase (:class:`JobLines`). ``batch`` off a terminal: a line per item and
+phase, read from the job journal (:class:`BatchLines`).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TextIO
 
 from tqdm import tqdm
 
+from ._journal import JournalEntry
 from ._models import Job
 from ._params import VideoParams
 from ._polling import TimingModel
 from ._progress import Phase, ProgressEstimator, ProgressInfo
 
-__all__ = ["BarDisplay", "Display", "LineDisplay", "SilentDisplay", "make_display"]
+__all__ = [
+    "BarDisplay",
+    "BatchLines",
+    "Display",
+    "JobLines",
+    "LineDisplay",
+    "SilentDisplay",
+    "is_terminal",
+    "make_display",
+]
 
 Clock = Callable[[], float]
 
@@ -217,12 +229,86 @@ def make_display(
     """The display for ``stream``: silent, a bar on a terminal, else plain lines."""
     if quiet:
         return SilentDisplay()
-    if _is_terminal(stream):
+    if is_terminal(stream):
         return BarDisplay(stream, timing, params)
     return LineDisplay(stream, timing, params)
 
 
-def _is_terminal(stream: TextIO) -> bool:
+class JobLines:
+    """A line per job and phase change: ``vid_…  processing``; thread-safe."""
+
+    def __init__(self, stream: TextIO):
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._last: dict[str, str] = {}
+
+    def update(self, job: Job) -> None:
+        """Say the job's new phase, if it changed."""
+        with self._lock:
+            if self._last.get(job.id) == job.status:
+                return
+            self._last[job.id] = job.status
+            print(f"{job.id}  {job.status}", file=self._stream, flush=True)
+
+
+class BatchLines:
+    """A line per item and phase change of a running batch (``prompts.txt:3  vid_…
+    processing``), read from the job journal where the batch's workers record every
+    snapshot. What the journal held before the run started is not repeated; the last
+    read, on :meth:`close`, shows every item's outcome."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        read: Callable[[], Mapping[int, JournalEntry]],
+        labels: Sequence[str],
+        *,
+        every: float = 1.0,
+    ):
+        self._stream = stream
+        self._read = read
+        self._labels = labels
+        self._seen = {index: _state(entry) for index, entry in self._entries().items()}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _entries(self) -> Mapping[int, JournalEntry]:
+        try:
+            return self._read()
+        except Exception:  # a display never stops the batch
+            return {}
+
+    def _watch(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self._show()
+
+    def _show(self) -> None:
+        for index, entry in sorted(self._entries().items()):
+            state = _state(entry)
+            if index >= len(self._labels) or self._seen.get(index) == state:
+                continue
+            self._seen[index] = state
+            line = f"{self._labels[index]}  {entry.job_id}  {state[1]}"
+            print(line, file=self._stream, flush=True)
+
+    def close(self) -> None:
+        """Stop watching and show the last changes."""
+        self._stop.set()
+        self._thread.join()
+        self._show()
+
+
+def _state(entry: JournalEntry) -> tuple[str, str]:
+    if entry.saved_path is not None:
+        return entry.job_id, "saved"
+    if entry.status == "failed" and entry.error_message:
+        return entry.job_id, f"failed: {entry.error_message}"
+    return entry.job_id, entry.status
+
+
+def is_terminal(stream: TextIO) -> bool:
+    """True when ``stream`` is a terminal (where a bar can redraw itself)."""
     try:
         return stream.isatty()
     except (AttributeError, ValueError):

@@ -343,7 +343,8 @@ def _expired(job: Job, error: APIError | None) -> VideoExpiredError:
     why = f" ({error.message})" if error is not None else ""
     return VideoExpiredError(
         f"the video URL of job {job.id} has expired{when}{why} before the video was saved; "
-        "video URLs last 24 hours after completion and the video cannot be fetched any more",
+        "a video URL lasts a limited time after completion (24 hours on the Ecohash "
+        "service) and the video cannot be fetched any more",
         status_code=error.status_code if error is not None else 410,
         type=error.type if error is not None else "video_expired",
         request_id=error.request_id if error is not None else None,

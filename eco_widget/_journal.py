@@ -221,11 +221,7 @@ class Journal:
                 if problem != "ok":
                     raise JournalError(self._damaged_message(problem), path=self.path)
                 if version < SCHEMA_VERSION:
-                    conn.execute("PRAGMA journal_mode = WAL")
-                    conn.execute("BEGIN IMMEDIATE")
-                    conn.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
-                    if conn.in_transaction:
-                        conn.execute("COMMIT")
+                    _create(conn)
             except sqlite3.Error as exc:
                 raise self._damaged(exc) from exc
             if key is not None:
@@ -269,6 +265,14 @@ class Journal:
         finally:
             conn.close()
         return [JournalEntry(*row) for row in rows]
+
+    def check(self) -> None:
+        """Make sure the journal can be written (creating it if need be); raises
+        :class:`JournalError` otherwise. Called before a submission, so that a job is
+        never billed without a journal to keep it in."""
+        conn = self._connect(create=True)
+        assert conn is not None
+        conn.close()
 
     # -- writing ------------------------------------------------------------------------
     def record(
@@ -336,7 +340,7 @@ class Journal:
             "UPDATE jobs SET saved_path = ?, saved_size = ?, updated_at = ?, "
             "status = CASE WHEN status IN (?, ?) THEN 'completed' ELSE status END "
             "WHERE base_url = ? AND job_id = ?",
-            (str(path), size, time.time(), EXPIRED, LOST, base_url, job_id),
+            (os.path.abspath(path), size, time.time(), EXPIRED, LOST, base_url, job_id),
         )
 
     def record_outcome(self, base_url: str, job_id: str, status: str, message: str) -> None:
@@ -397,6 +401,27 @@ class Journal:
 
     def __iter__(self) -> Iterator[JournalEntry]:
         return iter(self.entries())
+
+
+def _create(conn: sqlite3.Connection) -> None:
+    """Make the tables (and switch to WAL). Another process may be doing the same at
+    this moment: switching the journal mode does not wait for the busy timeout, so a
+    "locked" answer is tried again until that timeout has passed."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+            return
+        except sqlite3.OperationalError as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _filters(**conditions: str | None) -> tuple[str, list[Any]]:

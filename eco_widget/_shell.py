@@ -154,6 +154,8 @@ class Shell:
         self, prompt: str, timeout: float | None, on_wait: WaitCallback | None, **params: Any
     ) -> Flow:
         flow_params = VideoParams.create(prompt, **params)
+        if self._journal is not None:
+            self._journal.check()
         return submit_flow(self._rt, flow_params, timeout=timeout, on_wait=on_wait)
 
     def _get(self, job_id: JobRef) -> Flow:
@@ -209,6 +211,8 @@ class Shell:
         on_wait: WaitCallback | None,
         batch: tuple[str, int] | None = None,
     ) -> Flow:
+        if self._journal is not None:
+            self._journal.check()  # before anything is sent: never a job without its row
         job, result = yield from generate_flow(
             self._rt,
             params,

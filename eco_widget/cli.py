@@ -5,11 +5,15 @@
     ecovideo generate a red balloon over a mountain at dawn --sandbox
     ecovideo get vid_abc123 [--json]
     ecovideo download vid_abc123 [-o FILE]
+    ecovideo jobs [--status completed] [--json]
+    ecovideo resume [--sandbox]
+    ecovideo batch prompts.txt [--out clips/] [--frames 33]
     ecovideo serve [--port 8000] [--profile fast]
 
-Exit status: 0 done; 1 the job failed, the API refused, the server could not be
-reached or the wait timed out; 2 a usage or parameter error (nothing was sent); 130
-interrupted (a submitted job goes on on the server).
+Exit status: 0 done; 1 a job failed (or could not be recovered), the API refused, the
+server could not be reached or the wait timed out; 2 a usage or parameter error, or an
+unreadable job journal (nothing was sent); 130 interrupted (submitted jobs go on on the
+server).
 """
 
 from __future__ import annotations
@@ -25,44 +29,34 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ._cli_errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CLIError,
+    explain,
+    missing_extra,
+    print_error,
+)
+from ._cli_journal import run_batch, run_jobs, run_resume, saved_line, where_flags
 from ._cli_parser import PARAM_FLAGS, PROG, build_parser
 from ._cli_progress import make_display
 from ._client import Client
 from ._config import API_KEY_ENV
-from ._exceptions import (
-    APIConnectionError,
-    AuthenticationError,
-    EcoVideoError,
-    InvalidParameterError,
-    JobFailedError,
-    JobTimeoutError,
-    MissingAPIKeyError,
-)
+from ._exceptions import JobFailedError, JobTimeoutError
 from ._models import Job
 from ._params import VideoParams
-from ._sandbox import SERVER_DEPENDENCIES
 
 __all__ = ["build_parser", "main"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-_SANDBOX_EXTRA = "pip install 'eco_widget[sandbox]'"
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-_KEY_HINT = f"set {API_KEY_ENV} or pass --api-key KEY; to try {PROG} without a key, add --sandbox"
-
-
-class CLIError(Exception):
-    """An error already worded for the terminal, with its exit status."""
-
-    def __init__(self, message: str, code: int = EXIT_FAILED):
-        super().__init__(message)
-        self.message = message
-        self.code = code
 
 
 # -- the commands -------------------------------------------------------------------------
-def _client(args: argparse.Namespace) -> Client:
-    return Client(api_key=args.api_key, base_url="sandbox" if args.sandbox else args.base_url)
+def _client(args: argparse.Namespace, **options: Any) -> Client:
+    """The client for the command's connection options (and ``Client`` arguments)."""
+    base_url = "sandbox" if args.sandbox else args.base_url
+    return Client(api_key=args.api_key, base_url=base_url, **options)
 
 
 def _output(path: str | None) -> Path:
@@ -77,27 +71,7 @@ def _output(path: str | None) -> Path:
 
 def _again(command: str, job_id: str, args: argparse.Namespace) -> str:
     """The command line that picks a job up again."""
-    where = ""
-    if args.sandbox:
-        where = " --sandbox"
-    elif args.base_url:
-        where = f" --base-url {args.base_url}"
-    return f"`{PROG} {command} {job_id}{where}`"
-
-
-def _summary(path: Path, job: Job) -> str:
-    """The stable result line: ``saved PATH (job ID, seed N, D s, F frames at R fps)``."""
-    parts = [f"job {job.id}"]
-    if job.seed is not None:
-        parts.append(f"seed {job.seed}")
-    duration = job.duration_seconds
-    if duration is None and job.params is not None:
-        duration = job.params.duration_seconds
-    if duration is not None:
-        parts.append(f"{duration:g} s")
-    if job.params is not None:
-        parts.append(f"{job.params.num_frames} frames at {job.params.fps} fps")
-    return f"saved {path} ({', '.join(parts)})"
+    return f"`{PROG} {command} {job_id}{where_flags(args)}`"
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -128,7 +102,7 @@ def _generate(args: argparse.Namespace) -> int:
         finally:
             display.close()
     assert isinstance(path, Path)
-    print(_summary(path, job), flush=True)
+    print(saved_line(path, job), flush=True)
     return EXIT_OK
 
 
@@ -207,7 +181,7 @@ def _download(args: argparse.Namespace) -> int:
             )
         path = client.download(job, target)
     assert isinstance(path, Path)
-    print(_summary(path, job), flush=True)
+    print(saved_line(path, job), flush=True)
     return EXIT_OK
 
 
@@ -231,7 +205,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         from .server import FaultConfig, ServerConfig, serve
     except ImportError as exc:
-        raise _missing_extra(exc) from exc
+        raise missing_extra(exc) from exc
     import platformdirs
 
     fault_options = {
@@ -268,58 +242,15 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# -- errors -------------------------------------------------------------------------------
-def _missing_extra(exc: ImportError) -> CLIError:
-    if "pip install" in str(exc):
-        return CLIError(str(exc))
-    if (exc.name or "").split(".")[0] in SERVER_DEPENDENCIES:
-        return CLIError(f"the local server needs its extra ({exc}): {_SANDBOX_EXTRA}")
-    return CLIError(f"could not load the local server: {exc}")
-
-
-def _key_advice(exc: AuthenticationError) -> str:
-    """The error with what to do on the command line (no key: just the advice)."""
-    text = str(exc)
-    if isinstance(exc, MissingAPIKeyError):
-        return f"{text.split('. ')[0]}: {_KEY_HINT}"
-    return f"{text} ({_KEY_HINT})"
-
-
-def _explain(exc: BaseException) -> CLIError:
-    """Word an exception as one line with its exit status."""
-    if isinstance(exc, CLIError):
-        return exc
-    if isinstance(exc, InvalidParameterError):
-        return CLIError(exc.message, EXIT_USAGE)
-    if isinstance(exc, AuthenticationError):
-        return CLIError(_key_advice(exc))
-    if isinstance(exc, APIConnectionError) and exc.may_have_reached_server:
-        return CLIError(f"{exc} (the request may have reached the server)")
-    if isinstance(exc, EcoVideoError):
-        return CLIError(str(exc))
-    if isinstance(exc, ImportError):
-        return _missing_extra(exc)
-    if isinstance(exc, ValueError):
-        return CLIError(str(exc), EXIT_USAGE)
-    if isinstance(exc, OSError):
-        return CLIError(str(exc))
-    return CLIError(f"unexpected {type(exc).__name__}: {exc}")
-
-
-def _error(message: str) -> None:
-    line = " ".join(message.split())
-    print(f"{PROG}: error: {line}", file=sys.stderr, flush=True)
-
-
 def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     try:
         return handler(args)
     except KeyboardInterrupt:
-        _error("interrupted")
+        print_error("interrupted")
         return EXIT_INTERRUPTED
     except Exception as exc:
-        failure = _explain(exc)
-        _error(failure.message)
+        failure = explain(exc)
+        print_error(failure.message)
         return failure.code
 
 
@@ -333,7 +264,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    handlers = {"generate": _generate, "get": _get, "download": _download, "serve": _serve}
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
+        "generate": _generate,
+        "get": _get,
+        "download": _download,
+        "jobs": run_jobs,
+        "resume": lambda args: run_resume(args, _client),
+        "batch": lambda args: run_batch(args, _client),
+        "serve": _serve,
+    }
     return _run(handlers[args.command_name], args)
 
 

@@ -20,6 +20,7 @@ import pytest
 
 from eco_widget import Client, Job, JobTimeoutError, NotFoundError, PollPolicy, VideoParams
 from eco_widget import cli as cli_module
+from eco_widget._cli_errors import missing_extra
 from eco_widget._cli_progress import BarDisplay, LineDisplay
 from eco_widget._models import JobError
 from eco_widget._polling import TimingModel
@@ -36,19 +37,23 @@ FAST = ("--frames", "5", "--fps", "8", "--steps", "20")
 # -- helpers ------------------------------------------------------------------------------
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    """A clean environment: the instant sandbox in tmp_path, no key or URL inherited."""
+    """A clean environment: the instant sandbox and the data folder in tmp_path, no key or
+    URL inherited."""
     clean = {key: value for key, value in os.environ.items() if not key.startswith("ECOHASH_")}
     clean["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), clean.get("PYTHONPATH")]))
     clean["ECOHASH_SANDBOX_DIR"] = str(tmp_path / "sandbox")
     clean["ECOHASH_SANDBOX_PROFILE"] = "instant"
+    clean["ECOHASH_HOME"] = str(tmp_path / "home")
     return clean
 
 
 @pytest.fixture
 def no_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """In-process: no key or URL from the environment, and tmp_path as the cwd."""
+    """In-process: no key or URL from the environment, the data folder in tmp_path, and
+    tmp_path as the cwd."""
     for name in ("ECOHASH_API_KEY", "ECOHASH_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ECOHASH_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -309,9 +314,7 @@ def test_a_bad_fault_rate_is_a_usage_error(no_env: Path, capsys: pytest.CaptureF
 
 
 def test_missing_extra_names_the_pip_command():
-    error = cli_module._missing_extra(
-        ModuleNotFoundError("No module named 'uvicorn'", name="uvicorn")
-    )
+    error = missing_extra(ModuleNotFoundError("No module named 'uvicorn'", name="uvicorn"))
     assert "pip install 'eco_widget[sandbox]'" in error.message
     assert error.code == 1
 

@@ -125,6 +125,11 @@ class JobRunner:
         try:
             await self._lifecycle(job_id)
         except Exception as exc:  # the store failed (disk full, …): the job must not hang
+            if isinstance(exc, RuntimeError) and "interpreter shutdown" in str(exc):
+                # The process is exiting (an embedded sandbox): the next server on this
+                # data directory claims the job and runs it.
+                logger.info("job %s: left for the next server (the process exits)", job_id)
+                return
             logger.exception("job %s: could not be completed", job_id)
             with contextlib.suppress(Exception):
                 self._fail(job_id, f"The server could not store the video: {exc}")
