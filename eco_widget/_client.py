@@ -8,9 +8,10 @@ sleep, notify, record, look up, acquire. What both share lives in :mod:`._shell`
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import threading
 import time
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,7 +36,7 @@ from ._protocol import (
 )
 from ._recovery import ResumeResult
 from ._shell import JobRef, PathLike, Shell
-from ._slots import SlotWait
+from ._slots import MAX_ACTIVE_JOBS, SlotWait
 from ._video import Video
 
 __all__ = ["DEFAULT_TIMEOUT", "HTTP_TIMEOUT", "Client", "batch_result", "interrupted", "tracker"]
@@ -252,15 +253,20 @@ class Client(Shell):
     ) -> ResumeResult:
         """Recover this account's unfinished jobs from the journal: wait for those still
         running, download every completed one not yet saved, report the rest. Expired
-        and failed jobs are reported once and not tried again."""
-        result = ResumeResult()
-        for entry in self._unfinished():
-            try:
-                outcome: Video | BaseException = self._drive(
-                    self._fetch(entry.job_id, None, timeout, on_update)
+        and failed jobs are reported once and not tried again. Jobs are recovered five
+        at a time, on threads: ``on_update`` may be called from any of them."""
+        entries = self._unfinished()
+        outcomes = self._parallel(
+            [
+                lambda cancel, e=e: self._drive(
+                    self._fetch(e.job_id, None, timeout, on_update), cancel
                 )
-            except EcoVideoError as exc:
-                outcome = exc
+                for e in entries
+            ],
+            workers=MAX_ACTIVE_JOBS,
+        )
+        result = ResumeResult()
+        for entry, outcome in zip(entries, outcomes, strict=True):
             result.add(entry.job_id, outcome)
         return result
 
@@ -288,10 +294,8 @@ class Client(Shell):
         """
         plan = self._plan(items, concurrency, path_template, resume)
         bar = BatchProgress(len(plan), enabled=progress)
-        cancel = threading.Event()
-        outcomes: dict[int, Video | BaseException] = {}
 
-        def run(index: int) -> Video:
+        def run(index: int, cancel: threading.Event) -> Video:
             on_update, on_wait = tracker(bar, index)
             try:
                 video = self._drive(
@@ -303,24 +307,42 @@ class Client(Shell):
             bar.finish(index, ok=True)
             return video
 
+        try:
+            outcomes = self._parallel(
+                [functools.partial(run, index) for index in range(len(plan))],
+                workers=concurrency,
+            )
+        except BaseException:
+            bar.close(interrupted())
+            raise
+        result = batch_result(plan, dict(enumerate(outcomes)))
+        bar.close(result.summary() if progress else None)
+        return result
+
+    def _parallel(
+        self, tasks: Sequence[Callable[[threading.Event], T]], *, workers: int
+    ) -> list[T | BaseException]:
+        """Run ``tasks`` on up to ``workers`` threads; each outcome is its value or what
+        it raised, in order. Ctrl-C (or any error here) sets the tasks' cancel event,
+        which ends their sleeps and slot waits, and is raised once they have stopped."""
+        cancel = threading.Event()
+        outcomes: list[T | BaseException] = [InterruptedError("not run")] * len(tasks)
+        if not tasks:
+            return []
         pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=min(concurrency, len(plan)), thread_name_prefix="eco_widget-batch"
+            max_workers=max(1, min(workers, len(tasks))), thread_name_prefix="eco_widget"
         )
         try:
-            futures = {pool.submit(run, index): index for index in range(len(plan))}
+            futures = {pool.submit(task, cancel): i for i, task in enumerate(tasks)}
             for future in concurrent.futures.as_completed(futures):
-                index = futures[future]
                 error = future.exception()
-                outcomes[index] = error if error is not None else future.result()
+                outcomes[futures[future]] = error if error is not None else future.result()
         except BaseException:
             cancel.set()
             pool.shutdown(wait=True, cancel_futures=True)
-            bar.close(interrupted())
             raise
         pool.shutdown()
-        result = batch_result(plan, outcomes)
-        bar.close(result.summary() if progress else None)
-        return result
+        return outcomes
 
     def close(self) -> None:
         """Close the HTTP connections (not those of an ``http_client`` passed in)."""
