@@ -191,7 +191,9 @@ class Client(Shell):
         """Poll until the job is ``completed`` or ``failed`` and return it.
 
         ``on_update(job)`` is called with each new snapshot. After ``timeout`` seconds
-        :class:`JobTimeoutError` is raised with the last snapshot; the job goes on.
+        :class:`JobTimeoutError` is raised with the last snapshot; the job goes on. A
+        job seen completed is saved in the auto-save folder at once (when it is on), so
+        that ``download`` later reads it from disk even after its URL expired.
         """
         return self._drive(self._wait(job, timeout, on_update))
 

@@ -434,9 +434,9 @@ def fetch_flow(
         raise
     job = job.with_params(params)
     yield Record(job)
+    if on_update is not None:
+        yield Notify(on_update, job)
     if wait and not job.is_terminal:
-        if on_update is not None:
-            yield Notify(on_update, job)
         slot = yield from slot_flow(limiter, None)
         try:
             job = yield from wait_flow(rt, job, timeout=timeout, on_update=on_update)

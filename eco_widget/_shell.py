@@ -5,6 +5,7 @@ happens here, before anything is sent). The two shells only perform the steps.""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 from ._batch import BatchPlan
 from ._config import resolve_settings
-from ._exceptions import InvalidParameterError
+from ._exceptions import EcoVideoError, InvalidParameterError
 from ._flows import Runtime, fetch_flow, generate_flow, get_flow, submit_flow, wait_flow
 from ._journal import Journal, JournalEntry
 from ._models import Job
@@ -32,6 +33,7 @@ PathLike = str | os.PathLike[str]
 #: ``None`` (the auto-save folder, else memory).
 Target = PathLike | Callable[[Job], PathLike] | None
 Flow = Generator[Step, Any, Any]
+logger = logging.getLogger("eco_widget")
 
 
 def _video(job: Job, result: bytes | Path) -> Video:
@@ -166,7 +168,15 @@ class Shell:
     def _wait(self, job: JobRef, timeout: float, on_update: UpdateCallback | None) -> Flow:
         if isinstance(job, str):
             job = yield from get_flow(self._rt, job)
-        return (yield from wait_flow(self._rt, job, timeout=timeout, on_update=on_update))
+        job = yield from wait_flow(self._rt, job, timeout=timeout, on_update=on_update)
+        if job.is_completed and self._autosave is not None:
+            # Seen completed: saved at once, before its URL can expire. A failure here
+            # is journaled (expired) or left for resume(); the wait itself succeeded.
+            try:
+                yield from fetch_flow(self._rt, job, lambda job: self._sink(job, None), wait=False)
+            except EcoVideoError as exc:
+                logger.warning("job %s completed but could not be saved yet: %s", job.id, exc)
+        return job
 
     def _download(self, job: JobRef, path: PathLike | None) -> Flow:
         job, result = yield from fetch_flow(

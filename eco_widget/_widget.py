@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import difflib
 import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,41 +24,22 @@ from ._async_client import AsyncClient
 from ._client import DEFAULT_TIMEOUT
 from ._config import BASE_URL_ENV, DEFAULT_BASE_URL, SANDBOX
 from ._exceptions import EcoVideoError, InvalidParameterError
-from ._params import PARAMETERS, PROMPT_MAX_CHARS, VideoParams, check_prompt
+from ._journal import JournalEntry
+from ._loop_wait import block_on
+from ._params import PARAMETERS, VideoParams
 from ._slots import MAX_ACTIVE_JOBS
 from ._video import Video
-from ._widget_run import STOPPED, Run, drive_run
+from ._widget_form import FORM_FIELDS, check_options, form_limits, unknown_options
+from ._widget_pending import pending_entries, pending_offer
+from ._widget_run import FOLLOWED, RESUMING, STOPPED, Run, drive_run, follow_job
 
 __all__ = ["VideoWidget"]
 
 _STATIC = Path(__file__).parent / "static"
-_FORM_FIELDS = ("prompt", *PARAMETERS)
-_OPTIONS = (*_FORM_FIELDS, "client", "timeout")
+#: Why a client could not be made when the widget was built (shown when a job starts).
+_CLIENT_PROBLEMS = (EcoVideoError, ImportError, ValueError, OSError)
 #: At most this many trait updates per second reach the front end.
 _UPDATES_PER_SECOND = 4.0
-_LABELS = {
-    "num_frames": "Frames",
-    "fps": "FPS",
-    "num_inference_steps": "Steps",
-    "guidance_scale": "Guidance",
-    "seed": "Seed",
-}
-
-
-def _limits() -> dict[str, Any]:
-    limits: dict[str, Any] = {
-        name: {
-            "min": spec.minimum,
-            "max": spec.maximum,
-            "default": spec.default,
-            "kind": "int" if spec.kind is int else "float",
-            "label": _LABELS[name],
-            "help": spec.help,
-        }
-        for name, spec in PARAMETERS.items()
-    }
-    limits["prompt"] = {"max_chars": PROMPT_MAX_CHARS}
-    return limits
 
 
 class VideoWidget(anywidget.AnyWidget):
@@ -76,6 +54,11 @@ class VideoWidget(anywidget.AnyWidget):
     ``ECOHASH_BASE_URL`` on first use; ``base_url="sandbox"`` for the local sandbox).
     Every finished video is saved under the data folder (``ECOHASH_HOME``) as soon as it
     is downloaded.
+
+    A job submitted earlier is shown with :meth:`from_job` (or :meth:`attach`). A new
+    widget offers the jobs that an earlier session (a kernel since restarted) left
+    unfinished: ``pending`` lists them, and the banner's Resume button, or
+    :meth:`resume`, follows them all to their videos.
     """
 
     _esm = _STATIC / "widget.js"
@@ -92,6 +75,8 @@ class VideoWidget(anywidget.AnyWidget):
     runs = traitlets.List(traitlets.Dict()).tag(sync=True)
     backend = traitlets.Unicode("").tag(sync=True)
     max_active = traitlets.Int(MAX_ACTIVE_JOBS).tag(sync=True)
+    pending = traitlets.List(traitlets.Dict()).tag(sync=True)
+    mode = traitlets.Unicode("form").tag(sync=True)
 
     def __init__(
         self,
@@ -106,17 +91,6 @@ class VideoWidget(anywidget.AnyWidget):
         timeout: float = DEFAULT_TIMEOUT,
         **unknown: Any,
     ):
-        if unknown:
-            raise _unknown_options(unknown)
-        if client is not None and not isinstance(client, AsyncClient):
-            raise TypeError(
-                f"client must be an eco_widget.AsyncClient; got {type(client).__name__} "
-                "(the widget runs its jobs on the kernel's event loop)"
-            )
-        if not isinstance(prompt, str):
-            raise InvalidParameterError("prompt", prompt, "a text")
-        if prompt.strip():
-            check_prompt(prompt)
         values = dict(
             num_frames=num_frames,
             fps=fps,
@@ -124,9 +98,7 @@ class VideoWidget(anywidget.AnyWidget):
             guidance_scale=guidance_scale,
             seed=seed,
         )
-        for name, value in values.items():
-            if value is not None or name != "seed":
-                PARAMETERS[name].check(value)
+        check_options(type(self).__name__, prompt, values, client, unknown)
         super().__init__(
             prompt=prompt,
             num_frames=num_frames,
@@ -134,7 +106,7 @@ class VideoWidget(anywidget.AnyWidget):
             num_inference_steps=num_inference_steps,
             guidance_scale=float(guidance_scale),
             seed=seed,
-            limits=_limits(),
+            limits=form_limits(),
             backend=_backend_label(client),
         )
         self._client = client
@@ -145,7 +117,32 @@ class VideoWidget(anywidget.AnyWidget):
         self._last_publish = 0.0
         self._publish_pending: asyncio.TimerHandle | None = None
         self._video_callbacks: list[Callable[[Video], None]] = []
+        self._client_problem: str | None = None
         self.on_msg(self._on_message)
+        client = self._try_client()
+        if client is not None:
+            self.pending = pending_offer(pending_entries(client))
+
+    @classmethod
+    def from_job(
+        cls, job_id: str, *, client: AsyncClient | None = None, **kwargs: Any
+    ) -> VideoWidget:
+        """A widget showing a job submitted earlier, running or done: its phases and
+        progress from its current status on, then the video, saved like any other.
+
+        The parameters and seed come from the job journal when it has the job, else from
+        the server's answer; they fill the form unless ``kwargs`` set it. A failed,
+        expired or unknown job shows its error in the run. ``await`` the widget for the
+        :class:`Video`::
+
+            w = VideoWidget.from_job("vid_0123456789abcdef01234567")
+            video = await w
+        """
+        widget = cls(client=client, **kwargs)
+        run = widget._attach(job_id)
+        if run.params is not None and not set(kwargs) & set(FORM_FIELDS):
+            widget._fill_form(run.params)
+        return widget
 
     # -- what people call ---------------------------------------------------------------
     def generate(self, prompt: str | None = None, **params: Any) -> VideoWidget:
@@ -157,7 +154,7 @@ class VideoWidget(anywidget.AnyWidget):
         """
         unknown = {name: value for name, value in params.items() if name not in PARAMETERS}
         if unknown:
-            raise _unknown_options(unknown)
+            raise unknown_options(type(self).__name__, unknown)
         values = self._form_values()
         if prompt is not None:
             values["prompt"] = prompt
@@ -165,12 +162,35 @@ class VideoWidget(anywidget.AnyWidget):
         self._start(values)
         return self
 
+    def attach(self, job_id: str) -> VideoWidget:
+        """Follow a job submitted earlier (by id) as a new run of this widget, like
+        :meth:`from_job`. Returns the widget, so ``await w.attach(job_id)`` gives the
+        :class:`Video`."""
+        self._attach(job_id)
+        return self
+
+    def resume(self) -> list[asyncio.Task[Video]]:
+        """Follow every job an earlier session left unfinished (``pending``) as a run of
+        this widget, and withdraw the offer. Returns the runs' tasks, oldest job first:
+        ``videos = await asyncio.gather(*w.resume())``. Failed, expired or unknown jobs
+        show their error in their run."""
+        job_ids = [item["job_id"] for item in self.pending]
+        client = self._try_client()
+        if client is not None:
+            job_ids = [entry.job_id for entry in pending_entries(client)]
+        self.pending = []
+        tasks = []
+        for job_id in job_ids:
+            if job_id not in FOLLOWED:
+                run = self._attach(job_id)
+                assert run.task is not None
+                tasks.append(run.task)
+        return tasks
+
     async def result(self) -> Video:
         """The latest generation's :class:`Video`, once it is done (raises what stopped
         it: :class:`JobFailedError`, :class:`APIError`, …)."""
-        run = self._latest_run()
-        assert run.task is not None
-        return await asyncio.shield(run.task)
+        return await asyncio.shield(self._awaited())
 
     def __await__(self) -> Generator[Any, None, Video]:
         return self.result().__await__()
@@ -183,28 +203,7 @@ class VideoWidget(anywidget.AnyWidget):
         ``timeout`` (seconds) raises :class:`TimeoutError`; the job goes on. An
         interrupt (Ctrl-C, the kernel's stop button) stops the waiting, not the job.
         """
-        run = self._latest_run()
-        assert run.task is not None
-        loop = run.task.get_loop()
-        waiter = asyncio.wait_for(asyncio.shield(run.task), timeout)
-        if loop.is_running():
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if running is not loop:
-                return asyncio.run_coroutine_threadsafe(waiter, loop).result()
-            import nest_asyncio2
-
-            nest_asyncio2.apply(loop)
-        waiting = loop.create_task(waiter)
-        with _interrupt_cancels(loop, waiting) as interrupted:
-            try:
-                return loop.run_until_complete(waiting)
-            except asyncio.CancelledError:
-                if interrupted:
-                    raise KeyboardInterrupt from None
-                raise
+        return block_on(self._awaited(), timeout)
 
     def on_video(self, callback: Callable[[Video], None]) -> None:
         """Call ``callback(video)`` each time a generation of this widget finishes (after
@@ -243,7 +242,7 @@ class VideoWidget(anywidget.AnyWidget):
     def __repr__(self) -> str:
         prompt = self.prompt if len(self.prompt) <= 40 else self.prompt[:39] + "…"
         return (
-            f"VideoWidget(prompt={prompt!r}, runs={len(self._runs)}, "
+            f"{type(self).__name__}(prompt={prompt!r}, runs={len(self._runs)}, "
             f"videos={len(self.videos)}, status={self.status!r})"
         )
 
@@ -256,7 +255,7 @@ class VideoWidget(anywidget.AnyWidget):
             params = content.get("params")
             values = self._form_values()
             if isinstance(params, dict):
-                values.update({k: v for k, v in params.items() if k in _FORM_FIELDS})
+                values.update({k: v for k, v in params.items() if k in FORM_FIELDS})
             with contextlib.suppress(InvalidParameterError):  # the form shows it
                 self._start(values)
         elif kind == "stop":
@@ -265,6 +264,8 @@ class VideoWidget(anywidget.AnyWidget):
                 run.task.cancel()
         elif kind == "video":
             self._send_video(content.get("key"))
+        elif kind == "resume":
+            self.resume()
 
     def _send_video(self, key: Any) -> None:
         run = self._run(key)
@@ -284,7 +285,7 @@ class VideoWidget(anywidget.AnyWidget):
 
     # -- running generations ------------------------------------------------------------
     def _form_values(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _FORM_FIELDS}
+        return {name: getattr(self, name) for name in FORM_FIELDS}
 
     def _start(self, values: dict[str, Any]) -> Run:
         try:
@@ -293,15 +294,46 @@ class VideoWidget(anywidget.AnyWidget):
             self.form_error = {"param": exc.param, "message": exc.message}
             raise
         self.form_error = None
+        self._fill_form(params)
+        return self._launch(self._new_run(params), drive_run)
+
+    def _fill_form(self, params: VideoParams) -> None:
         self.set_trait("prompt", params.prompt)
         for name in PARAMETERS:
             if name != "seed":
                 self.set_trait(name, getattr(params, name))
+
+    def _new_run(self, params: VideoParams | None, attached: str | None = None) -> Run:
         self._count += 1
-        run = Run(key=f"r{self._count}", params=params)
+        run = Run(key=f"r{self._count}", params=params, attached=attached)
+        if attached is not None:
+            run.set_phase(RESUMING)
         self._runs.append(run)
+        return run
+
+    def _attach(self, job_id: str) -> Run:
+        if not isinstance(job_id, str) or not job_id.strip():
+            raise InvalidParameterError("job_id", job_id, "a job id such as 'vid_abc123'")
+        job_id = job_id.strip()
+        entry = self._journal_entry(job_id)
+        run = self._new_run(entry.params if entry else None, attached=job_id)
+        if entry is not None:  # the clock starts when the job was submitted
+            run.started_wall = entry.submitted_at
+            run.started = time.monotonic() - max(0.0, time.time() - entry.submitted_at)
+        return self._launch(run, follow_job)
+
+    def _journal_entry(self, job_id: str) -> JournalEntry | None:
+        client = self._try_client()
+        if client is None or client.journal is None:
+            return None
+        try:
+            return client.journal.get(client._settings.origin, job_id)
+        except EcoVideoError:  # a damaged journal: the server's answer will do
+            return None
+
+    def _launch(self, run: Run, follow: Callable[..., Any]) -> Run:
         loop = self._event_loop()
-        run.task = loop.create_task(self._drive(run), name=f"eco_widget {run.key}")
+        run.task = loop.create_task(self._drive(run, follow), name=f"eco_widget {run.key}")
         run.task.add_done_callback(lambda _task: self._settle(run))
         self._publish(now=True)
         return run
@@ -316,20 +348,35 @@ class VideoWidget(anywidget.AnyWidget):
             run.finish(STOPPED, note="Stopped before the job was submitted: nothing was billed.")
             self._publish(now=True)
 
-    async def _drive(self, run: Run) -> Video:
+    async def _drive(self, run: Run, follow: Callable[..., Any]) -> Video:
         try:
             client = self._ensure_client()
         except EcoVideoError as exc:
             run.fail(exc)
             self._publish(now=True)
             raise
-        return await drive_run(run, client, self._publish, timeout=self._timeout)
+        return await follow(run, client, self._publish, timeout=self._timeout)
 
     def _ensure_client(self) -> AsyncClient:
         if self._client is None:
             self._client = AsyncClient()
             self.backend = _backend_label(self._client)
         return self._client
+
+    def _try_client(self) -> AsyncClient | None:
+        """The client, made now if need be; None (and the reason kept) when it cannot be
+        made: a missing key must not stop the widget from showing."""
+        try:
+            return self._ensure_client()
+        except _CLIENT_PROBLEMS as exc:
+            self._client_problem = str(exc)
+            return None
+
+    def _awaited(self) -> asyncio.Future[Video]:
+        """What ``await w`` and ``w.wait()`` wait for: the latest run."""
+        run = self._latest_run()
+        assert run.task is not None
+        return run.task
 
     def _event_loop(self) -> asyncio.AbstractEventLoop:
         try:
@@ -368,45 +415,12 @@ class VideoWidget(anywidget.AnyWidget):
         self._publish(now=True)
 
 
-@contextlib.contextmanager
-def _interrupt_cancels(
-    loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]
-) -> Iterator[list[bool]]:
-    """While the body runs the loop, SIGINT cancels ``task`` instead of raising
-    KeyboardInterrupt wherever the loop happens to be (inside a job's task, or in the
-    kernel's own loop, which would end the kernel). Yields a list that is true once an
-    interrupt came."""
-    interrupted: list[bool] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield interrupted
-        return
-
-    def cancel(signum: int, frame: Any) -> None:
-        interrupted.append(True)
-        loop.call_soon_threadsafe(task.cancel)
-
-    previous = signal.signal(signal.SIGINT, cancel)
-    try:
-        yield interrupted
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def _loop_running() -> bool:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return False
     return True
-
-
-def _unknown_options(unknown: dict[str, Any]) -> TypeError:
-    name = sorted(unknown)[0]
-    close = difflib.get_close_matches(name, _OPTIONS, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return TypeError(
-        f"VideoWidget got an unexpected option {name!r}.{hint} Accepted: {', '.join(_OPTIONS)}."
-    )
 
 
 def _backend_label(client: AsyncClient | None) -> str:

@@ -259,7 +259,7 @@ def test_unreachable_server_is_a_connection_error(unused_port):
 
 def test_expired_video_url_is_reported_not_looped_on(make_server):
     server = make_server(url_ttl=0.5)
-    with client_for(server) as client:
+    with client_for(server, autosave=False) as client:
         job = client.wait(client.submit("ephemeral", num_frames=1))
         # wait, on the server's own terms, until the URL is refused
         deadline = time.monotonic() + 10

@@ -126,14 +126,16 @@ def test_the_options_have_the_command_line_names():
 def test_usage_and_help():
     assert usage() == (
         "usage: %ecovideo [--frames N] [--fps N] [--steps N] [--guidance X] [--seed N]\n"
-        "                 [--out PATH] [--wait] [--var NAME] [PROMPT ...]"
+        "                 [--out PATH] [--wait] [--var NAME] [PROMPT ...]\n"
+        "       %ecovideo --resume"
     )
     assert usage("%%ecovideo").splitlines()[-1].strip().startswith("PROMPT (the cell's body")
+    assert "--resume" not in usage("%%ecovideo")
     text = VideoMagics.ecovideo.__doc__
     assert text == build_parser().format_help()
     for flag in ("--frames", "-n", "--fps", "--steps", "--guidance", "--seed"):
         assert flag in text
-    for option in ("--out PATH", "--wait", "--var NAME", "%%ecovideo", "Examples:"):
+    for option in ("--out PATH", "--wait", "--var NAME", "--resume", "%%ecovideo", "Examples:"):
         assert option in text
     assert "1 to 81, default 33" in text
     assert 'c.InteractiveShellApp.extensions = ["eco_widget"]' in text
@@ -170,8 +172,9 @@ def test_usage_errors_print_and_return_none_before_any_widget(shell, monkeypatch
 
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("usage: %ecovideo [--frames N]")
-    assert err[2] == "%ecovideo: error: --frames must be an integer from 1 to 81; got 100."
-    assert err[3].startswith("usage: %%ecovideo")
+    assert err[2] == "       %ecovideo --resume"
+    assert err[3] == "%ecovideo: error: --frames must be an integer from 1 to 81; got 100."
+    assert err[4].startswith("usage: %%ecovideo")
     assert err[-1] == "%%ecovideo: error: --guidance must be a number from 0 to 20; got -1.0."
     assert started == []
 
@@ -206,3 +209,101 @@ def test_unload_removes_the_magics(shell):
     assert "ecovideo" not in shell.magics_manager.magics["cell"]
     shell.run_line_magic("load_ext", "eco_widget")
     assert "ecovideo" in shell.magics_manager.magics["line"]
+
+
+# -- --resume --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            "--resume a red balloon",
+            "--resume takes no PROMPT: it follows the jobs an earlier session left "
+            "unfinished; got 'a red balloon'.",
+        ),
+        (
+            "--resume -n 5",
+            "--resume takes no other option (got --frames): the jobs keep the parameters "
+            "they were submitted with.",
+        ),
+        (
+            "--wait --resume",
+            "--resume takes no other option (got --wait): the jobs keep "
+            "the parameters they were submitted with.",
+        ),
+        (
+            "--resume --var v",
+            "--resume takes no other option (got --var): the jobs keep "
+            "the parameters they were submitted with.",
+        ),
+        ("--resume=1", "--resume takes no value; got '1'."),
+        (
+            "--resum",
+            "unknown option --resum. Did you mean --resume? The options are "
+            "-n/--frames, --fps, --steps, --guidance, --seed, --out, --wait, --var and "
+            "--resume; put -- before a prompt that starts with -.",
+        ),
+    ],
+)
+def test_resume_takes_nothing_else(line, message):
+    with pytest.raises(MagicUsageError) as caught:
+        parse(line)
+    assert str(caught.value) == message
+
+
+def test_resume_parses_alone_and_not_in_the_cell_magic():
+    assert parse("--resume") == MagicCommand(prompt="", resume=True)
+    with pytest.raises(MagicUsageError, match="--resume is for the line magic"):
+        parse("--resume", "a body\n")
+
+
+def test_bad_resume_input_prints_one_line_and_sends_nothing(shell, monkeypatch, capsys):
+    import eco_widget._magic as magic
+
+    started = []
+    monkeypatch.setattr(magic, "run", lambda *args: started.append(args))
+    assert shell.run_line_magic("ecovideo", "--resume --seed 3") is None
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == (
+        "%ecovideo: error: --resume takes no other option (got --seed): the jobs keep the "
+        "parameters they were submitted with."
+    )
+    assert started == []
+
+
+def test_resume_with_nothing_pending_says_so(shell, capsys):
+    assert shell.run_line_magic("ecovideo", "--resume") is None
+    captured = capsys.readouterr()
+    assert captured.out == (
+        "%ecovideo --resume: nothing to resume; no job from an earlier session is pending.\n"
+    )
+    assert captured.err == ""
+
+
+def test_resume_without_a_key_says_why(shell, monkeypatch, capsys):
+    monkeypatch.delenv("ECOHASH_BASE_URL")
+    assert shell.run_line_magic("ecovideo", "--resume") is None
+    err = capsys.readouterr().err
+    assert err.startswith("%ecovideo --resume: No API key for https://api.ecohash.com.")
+
+
+def test_resume_follows_the_pending_jobs_to_their_videos(shell, monkeypatch, capsys):
+    import time
+
+    from eco_widget import Client, _widget_pending
+
+    with Client(base_url="sandbox") as earlier:
+        job = earlier.submit("left behind", num_frames=1, seed=4)
+        origin = earlier._settings.origin
+        journal = earlier.journal
+    began = time.time()  # a session that started after the job was submitted
+    monkeypatch.setattr(_widget_pending, "session_started", lambda: began)
+
+    assert shell.run_line_magic("ecovideo", "--resume") is None
+
+    entry = journal.get(origin, job.id)
+    assert entry.is_saved and Path(entry.saved_path).name.startswith("left-behind-s4")
+    assert "VideoWidget(prompt=" in capsys.readouterr().out  # the widget was shown
+    shell.run_line_magic("ecovideo", "--resume")
+    assert "nothing to resume" in capsys.readouterr().out

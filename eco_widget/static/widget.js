@@ -1,6 +1,8 @@
 /**
  * VideoWidget front end: a prompt form, the live status of each run, inline MP4
- * playback and a history strip. The model contract is PROTOCOL.md next to this file.
+ * playback and a history strip; or, for a VideoGallery (`mode` "grid"), a grid of cards
+ * without the form. A banner offers the jobs an earlier session left pending. The model
+ * contract is PROTOCOL.md next to this file.
  *
  * Every piece of text from the user or the kernel is set with textContent (or appended
  * as a Text node): nothing is ever parsed as HTML.
@@ -17,9 +19,9 @@ const DEFAULT_LIMITS = {
 const PARAM_NAMES = Object.keys(DEFAULT_LIMITS);
 const PROMPT_MAX_CHARS = 2000;
 const SAVE_DELAY_MS = 300;
-const ACTIVE_PHASES = new Set(["waiting", "submitting", "queued", "processing", "downloading"]);
 const PHASE_WORDS = {
   waiting: "Waiting for a free slot",
+  resuming: "Looking up the job",
   submitting: "Submitting",
   queued: "Queued",
   processing: "Processing",
@@ -38,6 +40,12 @@ const ERROR_TITLES = {
   timeout: "Timed out",
   server: "Server error",
   error: "Something went wrong",
+};
+const PENDING_SHOWN = 5;
+const PENDING_STATUS = {
+  queued: "queued",
+  processing: "processing",
+  completed: "done, not downloaded yet",
 };
 const STOP_HINT =
   "The API cannot cancel a job: it keeps running on the server and can be picked up later by its id.";
@@ -150,7 +158,8 @@ function phaseAnnouncement(run) {
 }
 
 /**
- * One run: a full card while it is the newest, a compact card in the history strip.
+ * One run: a full card while it is the newest, a compact card in the history strip, or
+ * a card of the gallery's grid (which shows its video as soon as it is done).
  * @param {object} ctx the view's shared state (model, videos, requestVideo, ...)
  * @param {string} key the run's key
  */
@@ -185,6 +194,7 @@ function createRunCard(ctx, key) {
 
   let run = null;
   let current = true;
+  let inGrid = false;
   let mediaState = "";
   let factsSignature = "";
   let missing = null;
@@ -240,7 +250,7 @@ function createRunCard(ctx, key) {
         return [h("p", { class: "eco-media-note", text: missing }), retry];
       });
     }
-    if (current && !ctx.requested.has(key)) ctx.requestVideo(key, false);
+    if ((current || inGrid) && !ctx.requested.has(key)) ctx.requestVideo(key, false);
     if (ctx.requested.has(key)) {
       return setMedia("loading", () => [h("p", { class: "eco-media-note", text: "Loading video…" })]);
     }
@@ -296,18 +306,20 @@ function createRunCard(ctx, key) {
     }
   }
 
-  /** Show `next` as the newest run (`isCurrent`) or as a history card. */
-  function update(next, isCurrent) {
+  /** Show `next` as the newest run (`isCurrent`), a history card, or a grid card. */
+  function update(next, isCurrent, isGridCard = false) {
     run = next;
-    current = isCurrent;
+    inGrid = isGridCard;
+    current = isCurrent && !inGrid;
     const phase = String(run.phase);
     const pct = Math.round(Math.min(1, Math.max(0, run.fraction || 0)) * 100);
     el.dataset.phase = phase;
     el.classList.toggle("eco-run--current", current);
-    el.classList.toggle("eco-run--compact", !current);
+    el.classList.toggle("eco-run--compact", !current && !inGrid);
+    el.classList.toggle("eco-run--grid", inGrid);
     let words = own(PHASE_WORDS, phase) ?? phase;
     if (!current && phase === "processing") words += ` ${pct} %`;
-    label.textContent = current && run.phase_label ? run.phase_label : words;
+    label.textContent = (current || inGrid) && run.phase_label ? run.phase_label : words;
     promptText.textContent = run.prompt ?? "";
     promptText.title = current ? "" : run.prompt ?? "";
 
@@ -351,10 +363,10 @@ function createRunCard(ctx, key) {
   return {
     el, update, tick,
     get active() { return Boolean(run?.active); },
-    refresh() { missing = null; if (run) update(run, current); },
+    refresh() { missing = null; if (run) update(run, current, inGrid); },
     videoMissing(message) {
       missing = message || "The video could not be loaded.";
-      if (run) update(run, current);
+      if (run) update(run, current, inGrid);
     },
     destroy() { setMedia("gone", () => []); el.remove(); },
   };
@@ -581,6 +593,48 @@ function render({ model, el }) {
     model.send({ type: "generate", params });
   }
 
+  // ---- the offer of jobs from an earlier session ----------------------------------
+  const pendingTitle = h("p", { class: "eco-pending-title" });
+  const pendingList = h("ul", { class: "eco-pending-list" });
+  const resumeButton = h("button", { type: "button", class: "eco-button eco-button--primary" }, "Resume");
+  const pendingBox = h("section",
+    { class: "eco-pending", "aria-label": "Jobs from an earlier session", hidden: true },
+    h("div", { class: "eco-pending-text" }, pendingTitle, pendingList), resumeButton);
+  let resuming = false;
+  resumeButton.addEventListener("click", () => {
+    if (resuming) return;
+    resuming = true;
+    resumeButton.setAttribute("aria-disabled", "true");
+    resumeButton.textContent = "Resuming…";
+    model.send({ type: "resume" });
+  });
+
+  function pendingItem(item) {
+    const status = own(PENDING_STATUS, item.status) ?? String(item.status ?? "unknown");
+    const age = Number.isFinite(item.submitted_at)
+      ? `, submitted ${formatClock((Date.now() - item.submitted_at) / 1000)} ago` : "";
+    const seed = item.seed != null ? ` · seed ${item.seed}` : "";
+    return h("li", { class: "eco-pending-item" },
+      h("span", { class: "eco-pending-prompt", text: String(item.prompt ?? item.job_id) }),
+      h("span", { class: "eco-pending-facts", text: `${status}${age}${seed}` }));
+  }
+
+  function renderPending() {
+    const pending = (model.get("pending") || []).filter((item) => item && item.job_id != null);
+    const n = pending.length;
+    show(pendingBox, n > 0);
+    if (!n) {
+      resuming = false;
+      resumeButton.textContent = "Resume";
+      resumeButton.removeAttribute("aria-disabled");
+      return;
+    }
+    pendingTitle.textContent = `${plural(n, "job")} from an earlier session ${n === 1 ? "is" : "are"} still pending`;
+    const items = pending.slice(0, PENDING_SHOWN).map(pendingItem);
+    if (n > PENDING_SHOWN) items.push(h("li", { class: "eco-pending-item", text: `and ${n - PENDING_SHOWN} more` }));
+    pendingList.replaceChildren(...items);
+  }
+
   // ---- runs -------------------------------------------------------------------------
   const cards = new Map();
   const lastPhase = new Map();
@@ -590,6 +644,9 @@ function render({ model, el }) {
   const strip = h("div", { class: "eco-strip" });
   const history = h("section",
     { class: "eco-history", "aria-label": "Earlier videos", hidden: true }, historyTitle, strip);
+  const gridSummary = h("p", { class: "eco-grid-summary" });
+  const gridList = h("div", { class: "eco-grid-list" });
+  const grid = h("section", { class: "eco-grid", "aria-label": "Videos", hidden: true }, gridSummary, gridList);
   const live = h("div", { class: "eco-sr-only", "aria-live": "polite", "aria-atomic": "true" });
   const footer = h("p", { class: "eco-footer" });
   let initialized = false;
@@ -604,9 +661,26 @@ function render({ model, el }) {
     if (parent.children[index] !== node) parent.insertBefore(node, parent.children[index] ?? null);
   }
 
+  const isGrid = () => model.get("mode") === "grid";
+
+  /** "3 videos · 1 completed · 2 running" for the grid's heading. */
+  function gridText(runs) {
+    if (!runs.length) return "No videos yet.";
+    const count = (test) => runs.filter(test).length;
+    const parts = [
+      [count((run) => run.phase === "completed"), "completed"],
+      [count((run) => run.active && run.phase !== "waiting"), "running"],
+      [count((run) => run.phase === "waiting"), "waiting for a slot"],
+      [count((run) => run.phase === "failed" || run.phase === "error"), "failed"],
+      [count((run) => run.phase === "stopped"), "stopped"],
+    ].filter(([n]) => n > 0).map(([n, word]) => `${n} ${word}`);
+    return [plural(runs.length, "video"), ...parts].join(" · ");
+  }
+
   function renderRuns() {
     const runs = (model.get("runs") || []).filter((run) => run && run.key != null);
     const keys = new Set(runs.map((run) => String(run.key)));
+    const gridMode = isGrid();
     const messages = [];
     runs.forEach((run, index) => {
       const key = String(run.key);
@@ -630,17 +704,24 @@ function render({ model, el }) {
       }
       lastPhase.set(key, run.phase);
       if (run.active) ctx.autoplay.add(key);
-      card.update(run, index === 0);
+      card.update(run, index === 0, gridMode);
+      if (gridMode) return;
       if (index === 0) place(currentSlot, card.el, 0);
       else place(strip, card.el, index - 1);
     });
+    // The grid shows the items in the order they were given: oldest first.
+    if (gridMode) [...runs].reverse().forEach((run, i) => place(gridList, cards.get(String(run.key)).el, i));
+    show(form, !gridMode);
+    show(currentSlot, !gridMode);
+    show(grid, gridMode);
+    gridSummary.textContent = gridMode ? gridText(runs) : "";
     for (const [key, card] of cards) {
       if (keys.has(key)) continue;
       card.destroy();
       cards.delete(key);
       dropVideo(key);
     }
-    show(history, runs.length > 1);
+    show(history, !gridMode && runs.length > 1);
     historyTitle.textContent = `Earlier (${runs.length - 1})`;
     announce(messages);
     renderFooter(runs);
@@ -692,7 +773,7 @@ function render({ model, el }) {
   }
 
   // ---- wiring -----------------------------------------------------------------------
-  const root = h("div", { class: "eco-widget" }, form, currentSlot, history, footer, live);
+  const root = h("div", { class: "eco-widget" }, pendingBox, form, currentSlot, history, grid, footer, live);
   // Keys typed in the widget are not notebook shortcuts (Escape still leaves the widget).
   root.addEventListener("keydown", (event) => { if (event.key !== "Escape") event.stopPropagation(); });
   el.append(root);
@@ -704,6 +785,7 @@ function render({ model, el }) {
   }
   renderErrors();
   renderRuns();
+  renderPending();
   on("change:limits", () => { applyLimits(); updateBilled(); });
   on("change:form_error", () => {
     formErrorSeq += 1;
@@ -716,6 +798,8 @@ function render({ model, el }) {
     announce([String(error.message)]);
   });
   on("change:runs", renderRuns);
+  on("change:mode", renderRuns);
+  on("change:pending", renderPending);
   on("change:backend", () => renderFooter());
   on("change:max_active", () => renderFooter());
   on("msg:custom", onCustom);

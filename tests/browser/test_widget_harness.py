@@ -774,3 +774,137 @@ def test_a_narrow_cell(harness, theme):
     width = harness.locator(".eco-current video").evaluate("v => v.getBoundingClientRect().width")
     assert width <= root.evaluate("el => el.clientWidth")
     _shoot(harness, f"{theme}-narrow")
+
+
+# -- the gallery's grid and the offer of pending jobs --------------------------------------
+GRID_VIDEOS_PLAYABLE = """n => {
+    const videos = [...document.querySelectorAll('.eco-grid-list .eco-run video')];
+    return videos.length === n && videos.every(v => v.readyState >= 2 && v.videoWidth === 832);
+}"""
+
+
+def test_a_gallery_shows_its_runs_as_a_grid_in_item_order(harness):
+    mount(harness, mode="grid")
+    assert not harness.locator(".eco-form").is_visible()
+    assert harness.locator(".eco-grid-summary").text_content() == "No videos yet."
+    set_runs(
+        harness,
+        {"key": "r3", "phase": "waiting", "prompt": XSS, "job_id": None},
+        {"key": "r2", "phase": "processing", "phase_label": "Processing, 40 %", "fraction": 0.4},
+        {"key": "r1", "phase": "completed", "prompt": "first"},
+    )
+    cards = harness.locator(".eco-grid-list .eco-run")
+    assert cards.evaluate_all("cs => cs.map(c => c.dataset.key)") == ["r1", "r2", "r3"]
+    assert cards.evaluate_all("cs => cs.every(c => c.classList.contains('eco-run--grid'))")
+    labels = harness.locator(".eco-grid-list .eco-run-label").all_text_contents()
+    assert labels == ["Completed", "Processing, 40 %", "Waiting for a free slot (5 jobs running)"]
+    summary = harness.locator(".eco-grid-summary").text_content()
+    assert summary == "3 videos · 1 completed · 1 running · 1 waiting for a slot"
+    # A finished card fetches its video by itself and plays it inline.
+    harness.wait_for_function(GRID_VIDEOS_PLAYABLE, arg=1)
+    assert sent(harness, "video") == [{"type": "video", "key": "r1"}]
+    bar = cards.nth(1).get_by_role("progressbar")
+    assert bar.get_attribute("aria-valuenow") == "40"
+    # Text from Python stays text.
+    assert cards.nth(2).locator(".eco-run-prompt").text_content() == XSS
+    assert harness.locator(".eco-widget img").count() == 0
+    assert harness.evaluate("() => window.__xss") is None
+    assert not harness.locator(".eco-history").is_visible()
+
+    set_runs(
+        harness,
+        {"key": "r3", "phase": "completed", "prompt": XSS},
+        {"key": "r2", "phase": "completed"},
+        {"key": "r1", "phase": "completed", "prompt": "first"},
+    )
+    harness.wait_for_function(GRID_VIDEOS_PLAYABLE, arg=3)
+    assert harness.locator(".eco-grid-summary").text_content() == "3 videos · 3 completed"
+
+
+def test_a_grid_card_can_stop_waiting(harness):
+    mount(harness, mode="grid")
+    set_runs(harness, {"key": "r2", "phase": "queued"}, {"key": "r1", "phase": "processing"})
+    harness.locator(".eco-run[data-key='r2']").get_by_role("button", name="Stop waiting").click()
+    assert sent(harness, "stop") == [{"type": "stop", "key": "r2"}]
+
+
+def test_the_mode_can_change_and_the_cards_move(harness):
+    mount(harness)
+    set_runs(harness, {"key": "r2", "phase": "queued"}, {"key": "r1", "phase": "completed"})
+    assert harness.locator(".eco-current .eco-run").get_attribute("data-key") == "r2"
+    harness.evaluate("() => harness.model.pyset('mode', 'grid')")
+    keys = harness.locator(".eco-grid-list .eco-run").evaluate_all(
+        "cs => cs.map(c => c.dataset.key)"
+    )
+    assert keys == ["r1", "r2"]
+    assert harness.locator(".eco-current .eco-run").count() == 0
+    harness.evaluate("() => harness.model.pyset('mode', 'form')")
+    assert harness.locator(".eco-current .eco-run").get_attribute("data-key") == "r2"
+    assert harness.locator(".eco-form").is_visible()
+
+
+PENDING = [
+    {
+        "job_id": "vid_aaaaaaaaaaaaaaaaaaaaaaaa",
+        "prompt": XSS,
+        "seed": 7,
+        "status": "processing",
+        "submitted_at": 0,
+    },
+    {
+        "job_id": "vid_bbbbbbbbbbbbbbbbbbbbbbbb",
+        "prompt": "a koi pond",
+        "seed": 8,
+        "status": "completed",
+        "submitted_at": 0,
+    },
+]
+
+
+def test_the_pending_banner_offers_resume(harness):
+    mount(harness)
+    banner = harness.get_by_role("region", name="Jobs from an earlier session")
+    assert not banner.is_visible()
+    now = harness.evaluate("() => Date.now()")
+    pending = [{**item, "submitted_at": now - 125_000} for item in PENDING]
+    harness.evaluate("p => harness.model.pyset('pending', p)", pending)
+
+    assert banner.is_visible()
+    title = banner.locator(".eco-pending-title").text_content()
+    assert title == "2 jobs from an earlier session are still pending"
+    prompts = banner.locator(".eco-pending-prompt").all_text_contents()
+    assert prompts == [XSS, "a koi pond"]
+    facts = banner.locator(".eco-pending-facts").all_text_contents()
+    assert facts[0] == "processing, submitted 2 min 05 s ago · seed 7"
+    assert facts[1].startswith("done, not downloaded yet")
+    assert harness.locator(".eco-widget img").count() == 0
+    assert harness.evaluate("() => window.__xss") is None
+
+    resume = banner.get_by_role("button", name="Resume")
+    resume.click()
+    busy = banner.get_by_role("button", name="Resuming…")
+    assert busy.get_attribute("aria-disabled") == "true"
+    busy.click(force=True)  # a second click while resuming sends nothing more
+    assert sent(harness, "resume") == [{"type": "resume"}]
+    harness.evaluate("() => harness.model.pyset('pending', [])")
+    assert not banner.is_visible()
+
+    harness.evaluate("p => harness.model.pyset('pending', p)", pending[:1])
+    title = banner.locator(".eco-pending-title").text_content()
+    assert title == "1 job from an earlier session is still pending"
+    assert banner.get_by_role("button", name="Resume").is_enabled()
+
+
+def test_a_long_offer_shows_the_first_five(harness):
+    many = [{**PENDING[1], "job_id": f"vid_{i:024d}", "prompt": f"clip {i}"} for i in range(8)]
+    mount(harness, pending=many)
+    items = harness.locator(".eco-pending-item").all_text_contents()
+    assert len(items) == 6 and items[-1] == "and 3 more"
+    assert harness.locator(".eco-pending-title").text_content().startswith("8 jobs")
+
+
+def test_a_gallery_shows_the_banner_too(harness):
+    mount(harness, mode="grid", pending=PENDING[:1])
+    assert harness.get_by_role("region", name="Jobs from an earlier session").is_visible()
+    set_runs(harness, {"key": "r1", "phase": "resuming", "job_id": PENDING[0]["job_id"]})
+    assert harness.locator(".eco-grid-list .eco-run-label").text_content() == "Looking up the job"

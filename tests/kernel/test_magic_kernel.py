@@ -155,7 +155,7 @@ def test_usage_errors_print_and_raise_nothing(magic: KernelSession, line: str, m
     lines = cell.stderr.splitlines()
     assert lines[0].startswith("usage: %ecovideo [--frames N]")
     assert lines[-1].startswith("%ecovideo: error: " + message)
-    assert len(lines) == 3
+    assert len(lines) == 4  # the usage's two lines, its --resume line, the error
 
 
 def test_cell_magic_usage_errors_too(magic: KernelSession):
@@ -176,7 +176,18 @@ def _page(cell: Execution) -> str:
     return pages[0]["data"]["text/plain"]
 
 
-OPTIONS = ("--frames", "-n", "--fps", "--steps", "--guidance", "--seed", "--out", "--wait", "--var")
+OPTIONS = (
+    "--frames",
+    "-n",
+    "--fps",
+    "--steps",
+    "--guidance",
+    "--seed",
+    "--out",
+    "--wait",
+    "--var",
+    "--resume",
+)
 
 
 def test_question_mark_shows_the_help(magic: KernelSession):

@@ -121,14 +121,14 @@ function slug(text) {
 /** A complete run object (PROTOCOL.md) from a few fields. */
 function makeRun(fields = {}) {
   const phase = fields.phase ?? "queued";
-  const active = ["waiting", "submitting", "queued", "processing", "downloading"].includes(phase);
+  const active = ["waiting", "resuming", "submitting", "queued", "processing", "downloading"].includes(phase);
   const prompt = fields.prompt ?? "a red balloon drifting over a calm sea at dawn";
   const seed = "seed" in fields ? fields.seed : 1234;
   const numFrames = fields.num_frames ?? 33;
   const fps = fields.fps ?? 16;
   const completed = phase === "completed";
   const filename = `${slug(prompt)}-s${seed}.mp4`;
-  const labels = { waiting: "Waiting for a free slot (5 jobs running)" };
+  const labels = { waiting: "Waiting for a free slot (5 jobs running)", resuming: "Looking up the job" };
   return {
     key: "r1",
     job_id: phase === "waiting" || phase === "submitting" ? null : "vid_0123456789abcdef01234567",
@@ -177,6 +177,7 @@ const harness = {
     return {
       prompt: "", num_frames: 33, fps: 16, num_inference_steps: 50, guidance_scale: 5, seed: null,
       limits: clone(LIMITS), form_error: null, runs: [], backend: "sandbox", max_active: 5,
+      pending: [], mode: "form",
     };
   },
 

@@ -1,0 +1,152 @@
+"""``VideoGallery``: a batch of videos as a grid of cards, each with its live status and,
+once done, its video playing inline.
+
+The gallery is a :class:`VideoWidget` shown as a grid (``mode = "grid"``, no form): every
+item of :meth:`VideoGallery.generate_many` is one run, so a card goes through the same
+phases as a widget's run and its video travels the same way (asked for by the view, sent
+as one binary buffer, never in synced state). The account's five slots cap the jobs in
+flight; the other cards wait visibly for a free slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+import traitlets
+
+from ._async_client import AsyncClient
+from ._batch import BatchItem, BatchPlan, BatchResult
+from ._client import DEFAULT_TIMEOUT
+from ._exceptions import EcoVideoError
+from ._slots import MAX_ACTIVE_JOBS
+from ._video import Video
+from ._widget import VideoWidget
+from ._widget_run import WAITING, Publish, Run, drive_run
+
+__all__ = ["VideoGallery"]
+
+
+class VideoGallery(VideoWidget):
+    """A grid of videos made from many prompts, with live status on every card.
+
+    >>> g = VideoGallery()
+    >>> g                                       # shows the (empty) grid
+    >>> g.generate_many(["a red balloon", {"prompt": "a koi pond", "seed": 7}])
+    >>> result = await g                         # or g.wait(): a BatchResult
+
+    ``items`` are prompts or dicts of ``prompt`` and parameters, as for
+    :meth:`AsyncClient.generate_many`; every item is checked before anything is sent.
+    ``client`` and ``timeout`` are as for :class:`VideoWidget`; keyword arguments set
+    the defaults of items that do not name a parameter.
+    """
+
+    mode = traitlets.Unicode("grid").tag(sync=True)
+
+    def __init__(
+        self,
+        items: Iterable[BatchItem] | None = None,
+        *,
+        concurrency: int = MAX_ACTIVE_JOBS,
+        client: AsyncClient | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        **defaults: Any,
+    ):
+        super().__init__(client=client, timeout=timeout, **defaults)
+        self._defaults = {name: value for name, value in defaults.items() if name != "prompt"}
+        self._batch: asyncio.Task[BatchResult] | None = None
+        if items is not None:
+            self.generate_many(items, concurrency=concurrency)
+
+    def generate_many(
+        self, items: Iterable[BatchItem], *, concurrency: int = MAX_ACTIVE_JOBS
+    ) -> VideoGallery:
+        """Add one card per item and make its video, at most ``concurrency`` at a time
+        (the account's five slots cap it in any case). Returns the gallery, so
+        ``await g.generate_many(items)`` gives the :class:`BatchResult` (videos in item
+        order, ``errors[i]`` where one failed).
+
+        Raises :class:`InvalidParameterError` naming the first bad item's field (e.g.
+        ``items[3].num_frames``) before anything is sent.
+        """
+        items = [self._with_defaults(item) for item in _listed(items)]
+        plan = BatchPlan(items, account=self._account(), concurrency=concurrency)
+        gate = asyncio.Semaphore(concurrency) if concurrency < MAX_ACTIVE_JOBS else None
+        runs = [
+            self._launch(self._new_run(params.with_seed()), _gated(gate, concurrency))
+            for params in plan.items
+        ]
+        loop = self._event_loop()
+        self._batch = loop.create_task(_collect(runs), name="eco_widget gallery")
+        return self
+
+    async def result(self) -> BatchResult:  # type: ignore[override]
+        """The latest batch's :class:`BatchResult`, once every card is settled (a card
+        whose waiting was stopped counts as failed; its job goes on)."""
+        return await asyncio.shield(self._awaited())
+
+    def wait(self, timeout: float | None = None) -> BatchResult:  # type: ignore[override]
+        """Block until every card of the latest batch is settled and return the
+        :class:`BatchResult` (see :meth:`VideoWidget.wait`)."""
+        return super().wait(timeout)  # type: ignore[return-value]
+
+    def _awaited(self) -> asyncio.Future[Any]:
+        if self._batch is None:
+            raise RuntimeError("nothing generated yet: call g.generate_many(items)")
+        return self._batch
+
+    def _with_defaults(self, item: Any) -> Any:
+        if not self._defaults:
+            return item
+        if isinstance(item, str):
+            return {**self._defaults, "prompt": item}
+        if isinstance(item, dict):
+            return {**self._defaults, **item}
+        return item
+
+    def _account(self) -> str:
+        client = self._try_client()
+        return client.account if client is not None else ""
+
+
+def _listed(items: Iterable[BatchItem]) -> Any:
+    """A list of the items (a one-shot iterator is read once), or the value as given
+    for :class:`BatchPlan` to refuse."""
+    if isinstance(items, (str, bytes, dict)) or not isinstance(items, Iterable):
+        return items
+    return list(items)
+
+
+def _gated(gate: asyncio.Semaphore | None, concurrency: int) -> Any:
+    """:func:`drive_run`, behind the batch's own limit when it is below the account's."""
+    if gate is None:
+        return drive_run
+
+    async def drive(run: Run, client: AsyncClient, publish: Publish, *, timeout: float) -> Video:
+        if gate.locked():
+            run.set_phase(WAITING, f"Waiting for a free slot ({concurrency} running)")
+            publish(now=True)
+        async with gate:
+            return await drive_run(run, client, publish, timeout=timeout)
+
+    return drive
+
+
+async def _collect(runs: list[Run]) -> BatchResult:
+    tasks = [run.task for run in runs if run.task is not None]
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    videos: list[Video | None] = []
+    errors: dict[int, EcoVideoError] = {}
+    for index, (run, outcome) in enumerate(zip(runs, outcomes, strict=True)):
+        if isinstance(outcome, Video):
+            videos.append(outcome)
+            continue
+        videos.append(None)
+        if isinstance(outcome, EcoVideoError):
+            errors[index] = outcome
+        elif isinstance(outcome, asyncio.CancelledError):
+            errors[index] = EcoVideoError(run.note or "stopped waiting")
+        elif isinstance(outcome, BaseException):
+            raise outcome
+    return BatchResult(videos, errors)
