@@ -23,19 +23,16 @@ from ._exceptions import (
     InvalidParameterError,
     JobFailedError,
     JobTimeoutError,
-    NotFoundError,
     RateLimitError,
     ServerError,
     VideoExpiredError,
 )
-from ._journal import EXPIRED, LOST, JournalEntry
+from ._journal import EXPIRED
 from ._models import Job
 from ._params import VideoParams
 from ._polling import PollSchedule, TimingModel
 from ._protocol import (
-    Acquire,
     Endpoint,
-    Lookup,
     Notify,
     Record,
     Send,
@@ -51,14 +48,12 @@ from ._protocol import (
 )
 from ._retry import RetryPolicy
 from ._sinks import FileSink, MemorySink
-from ._slots import Slot, SlotLimiter, SlotWait
+from ._slots import SlotWait
 
 __all__ = [
     "Flow",
     "Runtime",
     "download_flow",
-    "fetch_flow",
-    "generate_flow",
     "get_flow",
     "submit_flow",
     "wait_flow",
@@ -316,11 +311,11 @@ def _fetch_video(rt: Runtime, job: Job, sink: MemorySink | FileSink) -> Flow[Job
                 sink.reset()  # a range that does not go on from our bytes: start over
         elif status in (403, 410):
             if refreshed:
-                raise _expired(job, error_from_response(response, now=rt.wall()))
+                raise expired_error(job, error_from_response(response, now=rt.wall()))
             refreshed = True
             fresh = yield from get_flow(rt, job.id, job.params)
             if not fresh.video_url or fresh.video_url == url:
-                raise _expired(job, error_from_response(response, now=rt.wall()))
+                raise expired_error(job, error_from_response(response, now=rt.wall()))
             job, url, attempt = fresh, fresh.video_url, 0
             continue
         elif status == 416:
@@ -336,7 +331,7 @@ def _fetch_video(rt: Runtime, job: Job, sink: MemorySink | FileSink) -> Flow[Job
         yield Sleep(policy.backoff(attempt, retry_after_seconds(response, now=rt.wall())))
 
 
-def _expired(job: Job, error: APIError | None) -> VideoExpiredError:
+def expired_error(job: Job, error: APIError | None) -> VideoExpiredError:
     when = ""
     if job.expires_at is not None:
         when = " at " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(job.expires_at))
@@ -349,101 +344,3 @@ def _expired(job: Job, error: APIError | None) -> VideoExpiredError:
         type=error.type if error is not None else "video_expired",
         request_id=error.request_id if error is not None else None,
     )
-
-
-def slot_flow(limiter: SlotLimiter | None, on_wait: WaitCallback | None) -> Flow[Slot | None]:
-    """Hold one of the account's slots (``None`` without a limiter), telling ``on_wait``
-    when it has to wait."""
-    if limiter is None:
-        return None
-    slot = limiter.try_acquire()
-    if slot is None:
-        if on_wait is not None:
-            yield Notify(on_wait, SlotWait("local", active=limiter.active, limit=limiter.size))
-        slot = yield Acquire(limiter)
-    return slot
-
-
-def generate_flow(
-    rt: Runtime,
-    params: VideoParams,
-    make_sink: Callable[[Job], MemorySink | FileSink],
-    *,
-    timeout: float,
-    on_update: UpdateCallback | None = None,
-    on_wait: WaitCallback | None = None,
-    limiter: SlotLimiter | None = None,
-    batch: tuple[str, int] | None = None,
-) -> Flow[tuple[Job, bytes | Path]]:
-    """Take a slot, submit, wait and download into ``make_sink(job)``; raises
-    :class:`JobFailedError` when the job fails. Returns the completed job and the video
-    (bytes, or its path). ``timeout`` bounds the waiting for the server's slots and,
-    separately, the waiting for the job; waiting for this process's own slots is not
-    bounded (each job holding one is)."""
-    slot = yield from slot_flow(limiter, on_wait)
-    try:
-        job = yield from submit_flow(rt, params, timeout=timeout, on_wait=on_wait, batch=batch)
-        if on_update is not None:
-            yield Notify(on_update, job)
-        job = yield from wait_flow(rt, job, timeout=timeout, on_update=on_update)
-    finally:
-        if slot is not None:
-            slot.release()
-    if job.is_failed:
-        raise JobFailedError(job)
-    return (yield from download_flow(rt, job, make_sink))
-
-
-def fetch_flow(
-    rt: Runtime,
-    job: Job | str,
-    make_sink: Callable[[Job], MemorySink | FileSink],
-    *,
-    wait: bool,
-    timeout: float = 900.0,
-    on_update: UpdateCallback | None = None,
-    limiter: SlotLimiter | None = None,
-) -> Flow[tuple[Job, bytes | Path]]:
-    """The video of a job submitted earlier (a :class:`Job` or an id).
-
-    A video the journal has saved (and whose file is whole) is returned from disk, with
-    no request. Otherwise the job is read; ``wait`` waits for it when it still runs
-    (holding a slot), else a job that is not completed is refused; then it is
-    downloaded. A job past its URL's lifetime is reported at once
-    (:class:`VideoExpiredError`), one the server no longer knows is journaled as lost.
-    """
-    job_id = job.id if isinstance(job, Job) else job
-    if not isinstance(job_id, str) or not job_id.strip():
-        raise InvalidParameterError("job_id", job_id, "a job id such as 'vid_abc123'")
-    entry: JournalEntry | None = yield Lookup(job_id)
-    params = job.params if isinstance(job, Job) else None
-    if entry is not None:
-        params = params or entry.params
-        if entry.is_saved:
-            assert entry.saved_path is not None
-            return entry.job.with_params(params), Path(entry.saved_path)
-        if entry.is_expired(rt.wall()):
-            error = _expired(entry.job, None)
-            yield Record(entry.job, outcome=(EXPIRED, str(error)))
-            raise error
-    try:
-        job = yield from get_flow(rt, job_id, params)
-    except NotFoundError as exc:
-        if entry is not None:
-            yield Record(entry.job, outcome=(LOST, exc.message))
-        raise
-    job = job.with_params(params)
-    yield Record(job)
-    if on_update is not None:
-        yield Notify(on_update, job)
-    if wait and not job.is_terminal:
-        slot = yield from slot_flow(limiter, None)
-        try:
-            job = yield from wait_flow(rt, job, timeout=timeout, on_update=on_update)
-        finally:
-            if slot is not None:
-                slot.release()
-    if job.is_failed:
-        yield Record(job)
-        raise JobFailedError(job)
-    return (yield from download_flow(rt, job, make_sink))

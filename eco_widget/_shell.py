@@ -14,8 +14,9 @@ from typing import Any
 from ._batch import BatchPlan
 from ._config import resolve_settings
 from ._exceptions import EcoVideoError, InvalidParameterError
-from ._flows import Runtime, fetch_flow, generate_flow, get_flow, submit_flow, wait_flow
+from ._flows import Runtime, get_flow, submit_flow, wait_flow
 from ._journal import Journal, JournalEntry
+from ._lifecycle import fetch_flow, generate_flow
 from ._models import Job
 from ._params import VideoParams
 from ._polling import PollPolicy, TimingModel

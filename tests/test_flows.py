@@ -22,7 +22,8 @@ from eco_widget import (
     VideoExpiredError,
     VideoParams,
 )
-from eco_widget._flows import download_flow, generate_flow, get_flow, submit_flow, wait_flow
+from eco_widget._flows import download_flow, get_flow, submit_flow, wait_flow
+from eco_widget._lifecycle import generate_flow
 from eco_widget._models import Job
 from eco_widget._protocol import Notify, Send, Sleep, Stream
 from eco_widget._sinks import FileSink, MemorySink

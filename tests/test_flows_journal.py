@@ -8,8 +8,9 @@ from dataclasses import replace
 import pytest
 
 from eco_widget import JobFailedError, NotFoundError, RateLimitError, VideoExpiredError, VideoParams
-from eco_widget._flows import fetch_flow, generate_flow, submit_flow, wait_flow
+from eco_widget._flows import submit_flow, wait_flow
 from eco_widget._journal import EXPIRED, LOST, JournalEntry
+from eco_widget._lifecycle import fetch_flow, generate_flow
 from eco_widget._models import Job
 from eco_widget._protocol import Acquire, Lookup, Notify, Record, Send, Sleep
 from eco_widget._sinks import FileSink, MemorySink
