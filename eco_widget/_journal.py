@@ -11,6 +11,8 @@ eco_widget, raises :class:`JournalError` and is never overwritten.
 from __future__ import annotations
 
 import os
+import secrets
+import socket
 import sqlite3
 import threading
 import time
@@ -23,7 +25,15 @@ from ._exceptions import JournalError
 from ._models import TERMINAL, Job
 from ._params import VideoParams
 
-__all__ = ["EXPIRED", "LOST", "SCHEMA_VERSION", "Journal", "JournalEntry", "journal_path"]
+__all__ = [
+    "EXPIRED",
+    "LOST",
+    "SCHEMA_VERSION",
+    "Journal",
+    "JournalEntry",
+    "journal_path",
+    "session_id",
+]
 
 #: The journal's layout; a file with a higher ``user_version`` is refused.
 SCHEMA_VERSION = 1
@@ -60,11 +70,25 @@ CREATE TABLE IF NOT EXISTS jobs (
     error_message TEXT,
     batch TEXT,
     batch_index INTEGER,
+    session TEXT,
     PRIMARY KEY (base_url, job_id)
 );
 CREATE INDEX IF NOT EXISTS jobs_open ON jobs (base_url, account, status);
 CREATE INDEX IF NOT EXISTS jobs_batch ON jobs (batch, batch_index);
 """
+
+
+_session: tuple[int, str] | None = None
+
+
+def session_id() -> str:
+    """This process's session, written with every job it submits: ``host:pid:token``
+    (a forked child gets its own). A new widget offers the jobs of other sessions."""
+    global _session
+    pid = os.getpid()
+    if _session is None or _session[0] != pid:
+        _session = (pid, f"{socket.gethostname()}:{pid}:{secrets.token_hex(4)}")
+    return _session[1]
 
 
 def journal_path() -> Path:
@@ -101,6 +125,9 @@ class JournalEntry:
     error_message: str | None
     batch: str | None
     batch_index: int | None
+    #: The process that submitted the job (host, pid and a random token): see
+    #: :func:`session_id`.
+    session: str | None = None
 
     @property
     def params(self) -> VideoParams | None:
@@ -312,6 +339,7 @@ class Journal:
             "error_message": error.message if error else None,
             "batch": batch[0] if batch else None,
             "batch_index": batch[1] if batch else None,
+            "session": session_id(),
         }
         final = ", ".join(f"'{s}'" for s in sorted(_FINAL))
         keep = ("prompt", "num_frames", "fps", "num_inference_steps", "guidance_scale", "seed")
@@ -326,6 +354,7 @@ class Journal:
         updates.append("error_message = COALESCE(excluded.error_message, jobs.error_message)")
         updates.append("batch = COALESCE(jobs.batch, excluded.batch)")
         updates.append("batch_index = COALESCE(jobs.batch_index, excluded.batch_index)")
+        updates.append("session = COALESCE(jobs.session, excluded.session)")
         self._write(
             f"INSERT INTO jobs ({', '.join(_COLUMNS)}) "
             f"VALUES ({', '.join('?' * len(_COLUMNS))}) "

@@ -9,9 +9,9 @@ id, prompt, seed, last known status and when it was submitted. Never a key, neve
 from __future__ import annotations
 
 import os
-import time
 from typing import TYPE_CHECKING, Any
 
+from . import _journal
 from ._exceptions import EcoVideoError
 from ._widget_run import FOLLOWED
 
@@ -19,33 +19,39 @@ if TYPE_CHECKING:
     from ._client import AsyncClient
     from ._journal import JournalEntry
 
-__all__ = ["pending_entries", "pending_offer", "session_started"]
-
-_IMPORTED = time.time()
-_started: float | None = None
+__all__ = ["from_earlier_session", "pending_entries", "pending_offer"]
 
 
-def _process_start() -> float:
-    """When this process started, in Unix seconds (Linux: from ``/proc``; elsewhere the
-    time this module was first imported)."""
+def from_earlier_session(entry: JournalEntry) -> bool:
+    """True when ``entry`` was submitted by a session that has ended: another process
+    of this host that is no longer running, another host, or (same process id) an
+    earlier session token. Jobs of a live process are that process's to follow."""
+    if entry.session is None:
+        return True
+    current = _journal.session_id()
+    if entry.session == current:
+        return False
+    host, _, rest = entry.session.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != current.partition(":")[0] or not pid_text.isdigit():
+        return True
+    pid = int(pid_text)
+    return pid == os.getpid() or not _running(pid)
+
+
+def _running(pid: int) -> bool:
+    """True when process ``pid`` of this host runs (a zombie does not)."""
     try:
-        with open("/proc/self/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        with open("/proc/stat", encoding="ascii") as system:
-            boot = next(float(line.split()[1]) for line in system if line.startswith("btime"))
-        ticks = os.sysconf("SC_CLK_TCK")
-        return boot + int(fields[19]) / ticks
-    except (OSError, ValueError, IndexError, StopIteration):
-        return _IMPORTED
-
-
-def session_started() -> float:
-    """When this session (the kernel's process) began: jobs submitted before it belong
-    to an earlier session."""
-    global _started
-    if _started is None:
-        _started = min(_process_start(), _IMPORTED)
-    return _started
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def pending_entries(client: AsyncClient) -> list[JournalEntry]:
@@ -58,8 +64,7 @@ def pending_entries(client: AsyncClient) -> list[JournalEntry]:
         entries = client._unfinished()
     except EcoVideoError:
         return []
-    started = session_started()
-    return [e for e in entries if e.submitted_at < started and e.job_id not in FOLLOWED]
+    return [e for e in entries if from_earlier_session(e) and e.job_id not in FOLLOWED]
 
 
 def pending_offer(entries: list[JournalEntry]) -> list[dict[str, Any]]:

@@ -289,16 +289,15 @@ def test_resume_without_a_key_says_why(shell, monkeypatch, capsys):
 
 
 def test_resume_follows_the_pending_jobs_to_their_videos(shell, monkeypatch, capsys):
-    import time
 
-    from eco_widget import Client, _widget_pending
+    from eco_widget import Client, _journal
 
     with Client(base_url="sandbox") as earlier:
         job = earlier.submit("left behind", num_frames=1, seed=4)
         origin = earlier._settings.origin
         journal = earlier.journal
-    began = time.time()  # a session that started after the job was submitted
-    monkeypatch.setattr(_widget_pending, "session_started", lambda: began)
+    session = f"{_journal.session_id()}-restarted"  # as a restarted kernel's
+    monkeypatch.setattr(_journal, "session_id", lambda: session)
 
     assert shell.run_line_magic("ecovideo", "--resume") is None
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from eco_widget import AsyncClient, InvalidParameterError, Journal, VideoWidget, _widget_pending
+from eco_widget import AsyncClient, InvalidParameterError, Journal, VideoWidget, _journal
 from tests.conftest import FAST_POLL, KEY
 
 pytestmark = pytest.mark.anyio
@@ -46,8 +46,8 @@ def new_session(monkeypatch):
     submitted so far (as a restarted kernel is)."""
 
     def start() -> None:
-        began = time.time()
-        monkeypatch.setattr(_widget_pending, "session_started", lambda: began)
+        session = f"{_journal.session_id()}-restarted"
+        monkeypatch.setattr(_journal, "session_id", lambda: session)
 
     return start
 
@@ -269,3 +269,26 @@ async def test_a_damaged_journal_leaves_the_widget_usable(make_server, tmp_path)
     )
     w = VideoWidget(client=client)
     assert w.pending == []
+
+
+def test_jobs_of_a_running_process_are_not_offered_but_those_of_an_ended_one_are():
+    import dataclasses
+    import socket
+    import subprocess
+    import sys
+
+    from eco_widget._widget_pending import from_earlier_session
+    from tests.test_flows_journal import entry
+
+    other = subprocess.Popen([sys.executable, "-c", "input()"], stdin=subprocess.PIPE)
+    host = socket.gethostname()
+    theirs = dataclasses.replace(entry(status="queued"), session=f"{host}:{other.pid}:abcd")
+    try:
+        assert not from_earlier_session(theirs)  # alive: its own to follow
+    finally:
+        other.communicate(b"\n")  # ends and is reaped
+    assert from_earlier_session(theirs)
+    mine = dataclasses.replace(theirs, session=_journal.session_id())
+    assert not from_earlier_session(mine)
+    assert from_earlier_session(dataclasses.replace(theirs, session="elsewhere:1:ab"))
+    assert from_earlier_session(dataclasses.replace(theirs, session=None))

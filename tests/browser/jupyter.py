@@ -28,6 +28,8 @@ from typing import Any, Literal
 
 import nbformat
 
+from tests.waiting import deadline_wait
+
 __all__ = [
     "CHROMIUM",
     "CHROMIUM_ARGS",
@@ -73,7 +75,12 @@ STOP_TIMEOUT = 10.0
 KERNEL_TIMEOUT = 60_000
 OUTPUT_TIMEOUT = 60_000
 
-_DISABLED_EXTENSIONS = ("@jupyterlab/apputils-extension:announcements",)
+#: Off in the test servers: the news popup, and the debugger, whose state requests race
+#: a kernel restart ("Canceled future for debug_request") and nothing here debugs.
+_DISABLED_EXTENSIONS = (
+    "@jupyterlab/apputils-extension:announcements",
+    "@jupyterlab/debugger-extension",
+)
 #: JupyterLab user settings written for every server: widget state is saved with the
 #: notebook, and nothing asks questions or autosaves behind the test's back.
 _USER_SETTINGS = {
@@ -91,23 +98,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def deadline_wait(
-    condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05
-) -> Any:
-    """Call ``condition`` until it returns something truthy; return that value.
-
-    Raises :class:`TimeoutError` naming ``what`` once ``timeout`` seconds have passed.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 def screenshots_dir(default: Path) -> Path:

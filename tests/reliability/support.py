@@ -17,6 +17,7 @@ from typing import IO, Any
 import httpx
 
 import eco_widget
+from tests.waiting import deadline_wait
 
 REPO = Path(eco_widget.__file__).resolve().parent.parent
 CHILD = Path(__file__).resolve().parent / "child.py"
@@ -92,14 +93,7 @@ def wait_until(
     condition: Callable[[], Any], what: str, timeout: float = DEADLINE, interval: float = 0.02
 ) -> Any:
     """Poll ``condition`` until it returns something true, and return it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:g} s")
-        time.sleep(interval)
+    return deadline_wait(condition, timeout, what, interval)
 
 
 def wait_for_wall_clock(instant: float) -> None:
