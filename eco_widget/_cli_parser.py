@@ -221,6 +221,16 @@ def _add_get_download(commands: Any, connection: argparse.ArgumentParser) -> Non
     download.set_defaults(command_name="download")
 
 
+def _size(text: str) -> tuple[int, int]:
+    """``WxH`` → ``(width, height)``, both multiples of 16."""
+    from ._local_engine import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _add_serve(commands: Any) -> None:
     parser = commands.add_parser(
         "serve",
@@ -237,10 +247,30 @@ def _add_serve(commands: Any) -> None:
         help=f"an accepted key, repeatable (default: ${API_KEY_ENV}, else a new one, shown once)",
     )
     parser.add_argument(
+        "--backend",
+        choices=("sandbox", "wan"),
+        default="sandbox",
+        help="sandbox: procedural placeholder videos (default); wan: Wan2.1 T2V 1.3B through "
+        "diffusers (extra 'local'; a GPU)",
+    )
+    parser.add_argument(
+        "--model",
+        metavar="PATH_OR_ID",
+        help="with --backend wan: a diffusers folder or Hugging Face id "
+        "(default $ECOHASH_MODEL, else Wan-AI/Wan2.1-T2V-1.3B-Diffusers)",
+    )
+    parser.add_argument(
+        "--size",
+        type=_size,
+        metavar="WxH",
+        help="with --backend wan: video size, multiples of 16 (default 832x480)",
+    )
+    parser.add_argument(
         "--profile",
         choices=("instant", "fast", "realistic"),
-        default="fast",
-        help="timing: instant, fast (a few seconds, the default) or realistic (1.5–3 min)",
+        default=None,
+        help="timing: instant, fast (a few seconds, the default) or realistic (1.5–3 min); "
+        "with --backend wan the render's own time (instant) is the default",
     )
     parser.add_argument(
         "--data-dir", type=Path, metavar="DIR", help="where jobs and videos are kept"

@@ -49,7 +49,8 @@ def resolve_settings(api_key: str | None = None, base_url: str | None = None) ->
     """Resolve the key and base URL: arguments first, then ``ECOHASH_API_KEY`` and
     ``ECOHASH_BASE_URL`` (in Google Colab, a notebook secret named ``ECOHASH_API_KEY``
     when the variable is not set), then the public service. ``"sandbox"`` starts (once
-    per process) the local server and uses its key.
+    per process) the local server and uses its key; ``"local"`` the same with the Wan2.1
+    backend (the ``local`` extra, a GPU).
 
     Raises :class:`MissingAPIKeyError` (an :class:`AuthenticationError`) when a real
     server has no key, before any request is made.
@@ -66,12 +67,19 @@ def resolve_settings(api_key: str | None = None, base_url: str | None = None) ->
             is_sandbox=True,
             origin=f"sandbox:{sandbox.data_dir}",
         )
+    if base.lower() == "local":
+        from ._local_engine import get_local
+
+        local = get_local()
+        return Settings(
+            local.url, local.api_key, local.poll_policy, origin=f"local:{local.data_dir}"
+        )
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidParameterError(
             "base_url",
             base,
-            "an http(s) URL such as 'https://api.ecohash.com', or 'sandbox'",
+            "an http(s) URL such as 'https://api.ecohash.com', 'sandbox' or 'local'",
         )
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
     key = key.strip() if isinstance(key, str) else None

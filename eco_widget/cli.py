@@ -223,10 +223,14 @@ def _serve(args: argparse.Namespace) -> int:
     }
     default_dir = Path(platformdirs.user_data_dir("eco_widget", appauthor=False)) / "server"
     data_dir = args.data_dir or default_dir
+    renderer = _wan_backend(args) if args.backend == "wan" else None
+    if renderer is None and (args.model or args.size):
+        raise CLIError("--model and --size choose the Wan model: add --backend wan", EXIT_USAGE)
     config = ServerConfig(
         api_keys=_server_key(args.api_keys),
         data_dir=data_dir.expanduser(),
-        profile=args.profile,
+        profile=args.profile or ("instant" if renderer is not None else "fast"),
+        renderer=renderer,
         time_scale=args.time_scale,
         url_ttl=args.url_ttl,
         faults=FaultConfig(**fault_options),
@@ -240,6 +244,25 @@ def _serve(args: argparse.Namespace) -> int:
         )
     serve(config, host=args.host, port=args.port)
     return EXIT_OK
+
+
+def _wan_backend(args: argparse.Namespace) -> Any:
+    """The Wan renderer, loaded before the server listens: a missing extra or missing
+    weights end the command with one line (exit 1) instead of failing every job."""
+    from ._local_engine import wan_renderer
+
+    try:
+        renderer = wan_renderer(args.model, args.size)
+    except ImportError as exc:
+        raise CLIError(str(exc)) from exc
+    print(f"{PROG}: loading {renderer.model} …", file=sys.stderr, flush=True)
+    from .server import WeightsUnavailableError
+
+    try:
+        renderer.load()
+    except WeightsUnavailableError as exc:
+        raise CLIError(str(exc)) from exc
+    return renderer
 
 
 def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:

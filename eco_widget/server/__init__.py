@@ -1,6 +1,7 @@
 """The local Ecohash video API server: the same contract as the real service.
 
-It backs the embedded sandbox (procedural videos, no GPU) and serves as the reference
+It backs the embedded sandbox (procedural videos, no GPU) and, with :class:`WanRenderer`
+(the ``local`` extra), makes real Wan2.1 videos on your own GPU. It is also the reference
 the client is tested against, with fault injection for 5xx, dropped connections, 429s
 and slow responses. Starlette and uvicorn are an optional extra
 (``pip install eco_widget[sandbox]``); ``import eco_widget`` never imports this package.
@@ -20,6 +21,7 @@ from ._app import create_app
 from ._config import FaultConfig, ServerConfig
 from ._renderer import Renderer, SandboxRenderer
 from ._run import ThreadedServer, serve
+from ._wan import WanRenderer, WeightsUnavailableError
 
 __all__ = [
     "FaultConfig",
@@ -27,6 +29,8 @@ __all__ = [
     "SandboxRenderer",
     "ServerConfig",
     "ThreadedServer",
+    "WanRenderer",
+    "WeightsUnavailableError",
     "create_app",
     "serve",
 ]
