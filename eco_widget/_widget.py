@@ -423,9 +423,19 @@ def _loop_running() -> bool:
     return True
 
 
+#: How the widget's footer names the local Wan2.1 engine.
+LOCAL_LABEL = "local Wan2.1"
+
+
 def _backend_label(client: AsyncClient | None) -> str:
     """Where jobs go, in a word, without starting anything or showing any key."""
     if client is not None:
-        return SANDBOX if client.is_sandbox else (urlsplit(client.base_url).hostname or "")
+        if client.is_sandbox:
+            return SANDBOX
+        if client.account.startswith("local:"):
+            return LOCAL_LABEL
+        return urlsplit(client.base_url).hostname or ""
     base = (os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).strip()
-    return SANDBOX if base.lower() == SANDBOX else (urlsplit(base).hostname or base)
+    if base.lower() in (SANDBOX, "local"):
+        return SANDBOX if base.lower() == SANDBOX else LOCAL_LABEL
+    return urlsplit(base).hostname or base
