@@ -16,10 +16,12 @@ decodes and the frames are encoded to H.264 like the sandbox's.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .._exceptions import EcoVideoError
 from .._params import VideoParams
 
 __all__ = [
@@ -46,7 +48,7 @@ DEFAULT_NEGATIVE_PROMPT = (
 _DENOISE_SHARE = 0.9
 
 
-class WeightsUnavailableError(RuntimeError):
+class WeightsUnavailableError(EcoVideoError, RuntimeError):
     """The model's weights are not on this machine and could not be downloaded (or a
     local folder does not hold a readable pipeline)."""
 
@@ -113,8 +115,12 @@ class WanRenderer:
         from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline
 
         try:
-            vae = AutoencoderKLWan.from_pretrained(self.model, subfolder="vae", dtype=torch.float32)
-            pipe = WanPipeline.from_pretrained(self.model, vae=vae, dtype=torch.bfloat16)
+            with warnings.catch_warnings():  # diffusers passes huggingface_hub a retired flag
+                warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*")
+                vae = AutoencoderKLWan.from_pretrained(
+                    self.model, subfolder="vae", dtype=torch.float32
+                )
+                pipe = WanPipeline.from_pretrained(self.model, vae=vae, dtype=torch.bfloat16)
         except (OSError, ValueError) as exc:
             where = (
                 f"the folder {self.model} does not hold a readable Wan pipeline"

@@ -205,17 +205,39 @@ def test_serve_refuses_a_bad_size_and_model_without_wan(tmp_path):
 
 def test_base_url_local_makes_real_videos_with_no_key(tmp_path, tiny_model):
     code = (
-        "import eco_widget\n"
+        "import asyncio, eco_widget\n"
         "with eco_widget.Client(base_url='local') as client:\n"
         "    video = client.generate('a lantern', num_frames=6, seed=2, num_inference_steps=20)\n"
         "    print(video.path, client.account.split('#')[0])\n"
+        "async def widget():\n"
+        "    w = eco_widget.VideoWidget(client=eco_widget.AsyncClient(base_url='local'),\n"
+        "                               num_frames=5, num_inference_steps=20)\n"
+        "    w.generate('a widget lantern', seed=3)\n"
+        "    video = await w\n"
+        "    print(video.path, w.backend.replace(' ', '_'))\n"
+        "asyncio.run(widget())\n"
     )
     env = _env(tmp_path, ECOHASH_MODEL=tiny_model, ECOHASH_LOCAL_SIZE=f"{WIDTH}x{HEIGHT}")
     process = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
     )
     assert process.returncode == 0, process.stderr
-    path, origin = process.stdout.split()
+    path, origin, widget_path, label = process.stdout.split()
     assert origin == f"local:{tmp_path / 'local'}"
     frames, facts = decode(Path(path).read_bytes())
     assert len(frames) == 6 and facts["size"] == (WIDTH, HEIGHT)
+    assert len(decode(Path(widget_path).read_bytes())[0]) == 5
+    assert label == "local_Wan2.1"
+
+
+def test_a_client_pointed_at_local_without_weights_ends_with_one_line(tmp_path):
+    env = _env(tmp_path, ECOHASH_BASE_URL="local", ECOHASH_MODEL=str(tmp_path / "none"))
+    process = subprocess.run(
+        [sys.executable, "-m", "eco_widget.cli", "generate", "a red balloon"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert process.returncode == 1
+    assert process.stderr.count("\n") == 1 and "29 GB" in process.stderr
