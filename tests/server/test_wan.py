@@ -241,3 +241,31 @@ def test_a_client_pointed_at_local_without_weights_ends_with_one_line(tmp_path):
     )
     assert process.returncode == 1
     assert process.stderr.count("\n") == 1 and "29 GB" in process.stderr
+
+
+def test_out_of_memory_fails_the_job_with_advice_and_the_next_one_runs(
+    make_server, tiny_model, monkeypatch
+):
+    import torch
+
+    # A CPU cannot run out of GPU memory: the pipeline raises what CUDA would, once.
+    renderer = WanRenderer(tiny_model, width=WIDTH, height=HEIGHT)
+    pipe = renderer.load()
+    real_call = type(pipe).__call__
+    calls = []
+
+    def call(self, *args, **kwargs):
+        calls.append(kwargs["num_frames"])
+        if len(calls) == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(pipe), "__call__", call)
+    server = make_server(renderer=renderer)
+    with client_for(server) as client:
+        with pytest.raises(JobFailedError) as info:
+            client.generate("too big", num_frames=81, seed=1, num_inference_steps=STEPS)
+        message = info.value.job.error.message
+        assert "out of GPU memory" in message and "--size" in message
+        video = client.generate("small enough", num_frames=5, seed=1, num_inference_steps=STEPS)
+    assert len(decode(video.data)[0]) == 5 and calls == [81, 5]
