@@ -14,9 +14,18 @@ import threading
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
-__all__ = ["block_on"]
+__all__ = ["block_on", "loop_running"]
 
 T = TypeVar("T")
+
+
+def loop_running() -> bool:
+    """True when this thread runs an event loop (a kernel's cell, a coroutine)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def block_on(task: asyncio.Future[T], timeout: float | None = None) -> T:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
+from ._loop_wait import loop_running
 from ._magic_args import (
     FLAGS,
     MAGIC,
@@ -79,14 +80,6 @@ def _deliver(command: MagicCommand, user_ns: dict[str, Any]) -> Callable[[Video]
     return deliver
 
 
-def _loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 def run(command: MagicCommand, user_ns: dict[str, Any]) -> Video | None:
     """Show a widget for ``command`` (generating when it has a prompt); the Video with
     ``--wait``, else None."""
@@ -104,7 +97,7 @@ def run(command: MagicCommand, user_ns: dict[str, Any]) -> Video | None:
     display(widget)
     # Outside a kernel (terminal IPython) no loop runs the job in the background:
     # waiting is the only way it gets made.
-    if command.prompt and (command.wait or not _loop_running()):
+    if command.prompt and (command.wait or not loop_running()):
         video = widget.wait()
         return video if command.wait else None
     return None
@@ -126,7 +119,7 @@ def _resume(display: Callable[[Any], None]) -> None:
         return
     tasks = widget.resume()
     display(widget)
-    if tasks and not _loop_running():  # no loop runs them in the background: wait here
+    if tasks and not loop_running():  # no loop runs them in the background: wait here
         loop = tasks[0].get_loop()
         loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 

@@ -25,7 +25,7 @@ from ._client import DEFAULT_TIMEOUT
 from ._config import BASE_URL_ENV, DEFAULT_BASE_URL, SANDBOX
 from ._exceptions import EcoVideoError, InvalidParameterError
 from ._journal import JournalEntry
-from ._loop_wait import block_on
+from ._loop_wait import block_on, loop_running
 from ._params import PARAMETERS, VideoParams
 from ._slots import MAX_ACTIVE_JOBS
 from ._video import Video
@@ -401,7 +401,7 @@ class VideoWidget(anywidget.AnyWidget):
         if self._publish_pending is not None and not now:
             return
         wait = self._last_publish + 1.0 / _UPDATES_PER_SECOND - time.monotonic()
-        if now or wait <= 0 or not _loop_running():
+        if now or wait <= 0 or not loop_running():
             if self._publish_pending is not None:
                 self._publish_pending.cancel()
                 self._publish_pending = None
@@ -413,14 +413,6 @@ class VideoWidget(anywidget.AnyWidget):
     def _flush(self) -> None:
         self._publish_pending = None
         self._publish(now=True)
-
-
-def _loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 #: How the widget's footer names the local Wan2.1 engine.

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _journal
 from ._exceptions import EcoVideoError
+from ._process import process_running
 from ._widget_run import FOLLOWED
 
 if TYPE_CHECKING:
@@ -36,22 +37,7 @@ def from_earlier_session(entry: JournalEntry) -> bool:
     if host != current.partition(":")[0] or not pid_text.isdigit():
         return True
     pid = int(pid_text)
-    return pid == os.getpid() or not _running(pid)
-
-
-def _running(pid: int) -> bool:
-    """True when process ``pid`` of this host runs (a zombie does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+    return pid == os.getpid() or not process_running(pid)
 
 
 def pending_entries(client: AsyncClient) -> list[JournalEntry]:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .._params import VideoParams
+from .._process import process_running
 from ._records import ACTIVE, STATUSES, JobRecord, TooManyActiveJobs, new_job_id
 from ._timing import Plan
 
@@ -56,18 +57,6 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_by_key_status ON jobs (key_hash, status);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status);
 """
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
 
 
 class JobStore:
@@ -247,7 +236,7 @@ class JobStore:
                 row["token"]
                 for row in db.execute("SELECT * FROM servers WHERE stopped = 0").fetchall()
                 if row["heartbeat"] >= now - HEARTBEAT_STALE_SECONDS
-                and (row["host"] != self._host or _pid_alive(row["pid"]))
+                and (row["host"] != self._host or process_running(row["pid"]))
             }
             live.add(token)
             rows = db.execute(
