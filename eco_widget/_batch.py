@@ -236,10 +236,6 @@ class BatchProgress:
                 self._bar.update(1)
             self._refresh()
 
-    def counts(self) -> Counter[str]:
-        with self._lock:
-            return Counter(self._phase.values())
-
     def _refresh(self) -> None:
         if self._bar is not None:
             counts = Counter(self._phase.values())
