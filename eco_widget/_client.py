@@ -24,13 +24,16 @@ from ._models import Job
 from ._polling import PollPolicy
 from ._protocol import (
     Acquire,
+    Blocking,
     Lookup,
     Notify,
     Record,
+    Reserve,
     Send,
     Sleep,
     Step,
     Stream,
+    Unreserve,
     UpdateCallback,
     WaitCallback,
 )
@@ -137,8 +140,10 @@ class Client(Shell):
             return response
         elif isinstance(step, Notify):
             step.callback(step.value)
-        elif isinstance(step, (Record, Lookup)):
+        elif isinstance(step, (Reserve, Unreserve, Record, Lookup)):
             return self._local(step)
+        elif isinstance(step, Blocking):
+            return step.function()
         elif isinstance(step, Acquire):
             return step.limiter.acquire(cancel)
         return None

@@ -25,6 +25,7 @@ from ._exceptions import (
     JobTimeoutError,
     RateLimitError,
     ServerError,
+    UnexpectedResponseError,
     VideoExpiredError,
 )
 from ._journal import EXPIRED
@@ -32,13 +33,16 @@ from ._models import Job
 from ._params import VideoParams
 from ._polling import PollSchedule, TimingModel
 from ._protocol import (
+    Blocking,
     Endpoint,
     Notify,
     Record,
+    Reserve,
     Send,
     Sleep,
     Step,
     Stream,
+    Unreserve,
     UpdateCallback,
     WaitCallback,
     error_from_response,
@@ -158,9 +162,17 @@ def submit_flow(
     timeout: float | None = None,
     on_wait: WaitCallback | None = None,
     batch: tuple[str, int] | None = None,
+    on_sending: Callable[[VideoParams], Any] | None = None,
 ) -> Flow[Job]:
-    """Submit a job (drawing a seed first when none is given) and journal it before
-    anything else.
+    """Submit a job (drawing a seed first when none is given), journaled from before
+    its request is sent to after its reply.
+
+    Each try first writes the journal's row (parameters, seed, ``submitting``); the
+    request goes only once that write succeeded. The reply completes the row with the
+    job's id. A refusal (4xx) or a request that never left removes the row; a reply
+    that was lost (a connection cut after sending, a 5xx, an interrupt) leaves it
+    ``submitting``: the job may have been created and billed, its id is unknown.
+    ``on_sending(params)`` is told just before each request.
 
     A 429 means the server refused the job (the account's other jobs fill its slots):
     nothing was created or billed, so the submission waits per ``Retry-After`` and tries
@@ -169,11 +181,16 @@ def submit_flow(
     params = params.with_seed()
     deadline = None if timeout is None else rt.clock() + timeout
     while True:
+        reservation = yield Reserve(params, batch)
+        if on_sending is not None:
+            yield Notify(on_sending, params)
         try:
             response = yield from request_flow(
                 rt, lambda: rt.endpoint.submit(params), idempotent=False
             )
+            job = job_from_response(response, params=params)
         except RateLimitError as exc:
+            yield Unreserve(reservation)
             pause = exc.retry_after or RATE_LIMIT_PAUSE
             if deadline is None or rt.clock() + pause >= deadline:
                 raise
@@ -181,9 +198,27 @@ def submit_flow(
                 yield Notify(on_wait, SlotWait("server", active=0, retry_after=pause))
             yield Sleep(pause)
             continue
-        job = job_from_response(response, params=params)
-        yield Record(job, batch=batch)
+        except (APIError, APIConnectionError, UnexpectedResponseError) as exc:
+            yield Unreserve(reservation, submission_unknown(exc))
+            raise
+        # Anything else (an interrupt while the request was out) leaves the row as it
+        # is: "submitting", the outcome unknown.
+        yield Record(job, batch=batch, reservation=reservation)
         return job
+
+
+def submission_unknown(exc: BaseException) -> str | None:
+    """Why a failed submission may still have created a job (``None``: it surely did
+    not): the request reached the server but its reply was lost or unreadable."""
+    if isinstance(exc, APIConnectionError):
+        reached = exc.may_have_reached_server
+    elif isinstance(exc, APIError):
+        reached = exc.status_code is None or exc.status_code >= 500
+    else:
+        reached = True
+    if not reached:
+        return None
+    return f"the reply to the submission was lost ({exc}): the job may have been created"
 
 
 def _read_job(
@@ -262,9 +297,10 @@ def download_flow(
     reported, not tried again. Returns the job (refreshed or not) too.
     """
     _check_downloadable(job)
-    sink = make_sink(job)
+    sink: MemorySink | FileSink = yield Blocking(lambda: make_sink(job))
     try:
         job = yield from _fetch_video(rt, job, sink)
+        result = yield Blocking(sink.finish)
     except VideoExpiredError as exc:
         sink.discard()
         yield Record(job, outcome=(EXPIRED, str(exc)))
@@ -272,7 +308,6 @@ def download_flow(
     except BaseException:
         sink.discard()
         raise
-    result = sink.finish()
     if isinstance(result, Path):
         yield Record(job, saved=result)
     return job, result

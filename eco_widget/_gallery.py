@@ -11,6 +11,7 @@ flight; the other cards wait visibly for a free slot.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Iterable
 from typing import Any
 
@@ -55,7 +56,7 @@ class VideoGallery(VideoWidget):
     ):
         super().__init__(client=client, timeout=timeout, **defaults)
         self._defaults = {name: value for name, value in defaults.items() if name != "prompt"}
-        self._batch: asyncio.Task[BatchResult] | None = None
+        self._batch: concurrent.futures.Future[BatchResult] | None = None
         if items is not None:
             self.generate_many(items, concurrency=concurrency)
 
@@ -72,26 +73,32 @@ class VideoGallery(VideoWidget):
         """
         items = [self._with_defaults(item) for item in _listed(items)]
         plan = BatchPlan(items, account=self._account(), concurrency=concurrency)
-        gate = asyncio.Semaphore(concurrency) if concurrency < MAX_ACTIVE_JOBS else None
-        runs = [
-            self._launch(self._new_run(params.with_seed()), _gated(gate, concurrency))
-            for params in plan.items
-        ]
-        loop = self._event_loop()
-        self._batch = loop.create_task(_collect(runs), name="eco_widget gallery")
+        runs = [self._new_run(params.with_seed()) for params in plan.items]
+        batch: concurrent.futures.Future[BatchResult] = concurrent.futures.Future()
+        batch.set_running_or_notify_cancel()
+        self._batch = batch
+        self._home.call(self._begin_batch, runs, concurrency, batch)
         return self
+
+    def _begin_batch(
+        self, runs: list[Run], concurrency: int, batch: concurrent.futures.Future[BatchResult]
+    ) -> None:
+        gate = asyncio.Semaphore(concurrency) if concurrency < MAX_ACTIVE_JOBS else None
+        for run in runs:
+            self._begin(run, _gated(gate, concurrency))
+        self._home.spawn(_collect(runs, batch), "eco_widget gallery")
 
     async def result(self) -> BatchResult:  # type: ignore[override]
         """The latest batch's :class:`BatchResult`, once every card is settled (a card
         whose waiting was stopped counts as failed; its job goes on)."""
-        return await asyncio.shield(self._awaited())
+        return await self._home.wait(self._latest_batch())
 
     def wait(self, timeout: float | None = None) -> BatchResult:  # type: ignore[override]
         """Block until every card of the latest batch is settled and return the
         :class:`BatchResult` (see :meth:`VideoWidget.wait`)."""
-        return super().wait(timeout)  # type: ignore[return-value]
+        return self._home.block_on(self._latest_batch(), timeout)
 
-    def _awaited(self) -> asyncio.Future[Any]:
+    def _latest_batch(self) -> concurrent.futures.Future[BatchResult]:
         if self._batch is None:
             raise RuntimeError("nothing generated yet: call g.generate_many(items)")
         return self._batch
@@ -133,9 +140,11 @@ def _gated(gate: asyncio.Semaphore | None, concurrency: int) -> Any:
     return drive
 
 
-async def _collect(runs: list[Run]) -> BatchResult:
-    tasks = [run.task for run in runs if run.task is not None]
-    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+async def _collect(runs: list[Run], batch: concurrent.futures.Future[BatchResult]) -> None:
+    """Set ``batch`` once every run has ended."""
+    outcomes = await asyncio.gather(
+        *(asyncio.wrap_future(run.outcome) for run in runs), return_exceptions=True
+    )
     videos: list[Video | None] = []
     errors: dict[int, EcoVideoError] = {}
     for index, (run, outcome) in enumerate(zip(runs, outcomes, strict=True)):
@@ -147,6 +156,6 @@ async def _collect(runs: list[Run]) -> BatchResult:
             errors[index] = outcome
         elif isinstance(outcome, asyncio.CancelledError):
             errors[index] = EcoVideoError(run.note or "stopped waiting")
-        elif isinstance(outcome, BaseException):
-            raise outcome
-    return BatchResult(videos, errors)
+        else:
+            errors[index] = EcoVideoError(f"{type(outcome).__name__}: {outcome}")
+    batch.set_result(BatchResult(videos, errors))

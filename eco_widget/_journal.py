@@ -11,6 +11,7 @@ eco_widget, raises :class:`JournalError` and is never overwritten.
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -20,13 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from ._exceptions import JournalError
-from ._journal_entry import EXPIRED, LOST, JournalEntry, session_id
+from ._journal_entry import EXPIRED, LOST, SUBMITTING, JournalEntry, session_id
 from ._models import TERMINAL, Job
+from ._params import VideoParams
 
 __all__ = [
     "EXPIRED",
     "LOST",
     "SCHEMA_VERSION",
+    "SUBMITTING",
     "Journal",
     "JournalEntry",
     "journal_path",
@@ -81,6 +84,7 @@ def journal_path() -> Path:
 
 
 _COLUMNS = tuple(f.name for f in fields(JournalEntry))
+_PARAM_COLUMNS = ("num_frames", "fps", "num_inference_steps", "guidance_scale", "seed")
 _checked: set[tuple[str, int, int]] = set()
 _checked_lock = threading.Lock()
 
@@ -164,12 +168,18 @@ class Journal:
             )
         return JournalError(self._damaged_message(exc), path=self.path)
 
-    def _write(self, sql: str, args: Iterable[Any]) -> None:
+    def _write(self, sql: str, args: Iterable[Any], *more: tuple[str, Iterable[Any]]) -> None:
+        """Run one or more statements in one transaction."""
         conn = self._connect(create=True)
         assert conn is not None
         try:
-            conn.execute(sql, tuple(args))
+            conn.execute("BEGIN IMMEDIATE")
+            for statement, values in ((sql, args), *more):
+                conn.execute(statement, tuple(values))
+            conn.execute("COMMIT")
         except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise self._damaged(exc) from exc
         finally:
             conn.close()
@@ -195,6 +205,37 @@ class Journal:
         conn.close()
 
     # -- writing ------------------------------------------------------------------------
+    def reserve(
+        self,
+        params: VideoParams,
+        *,
+        base_url: str,
+        account: str,
+        batch: tuple[str, int] | None = None,
+    ) -> str:
+        """Write the row of a submission about to be sent (status ``submitting``, with
+        its parameters and seed) and return its reservation, which :meth:`record`
+        replaces by the job's id. Raises :class:`JournalError` when the journal cannot
+        be written: then nothing may be sent."""
+        reservation = f"{SUBMITTING}-{secrets.token_hex(8)}"
+        self._upsert(_row(reservation, SUBMITTING, params, base_url, account, batch))
+        return reservation
+
+    def unreserve(self, base_url: str, reservation: str, unknown: str | None = None) -> None:
+        """A submission got no job: remove its row (``unknown`` is ``None``: nothing was
+        created), or keep it ``submitting`` with why its outcome is unknown."""
+        if unknown is None:
+            self._write(
+                "DELETE FROM jobs WHERE base_url = ? AND job_id = ? AND status = ?",
+                (base_url, reservation, SUBMITTING),
+            )
+        else:
+            self._write(
+                "UPDATE jobs SET error_message = ?, updated_at = ? "
+                "WHERE base_url = ? AND job_id = ? AND status = ?",
+                (unknown, time.time(), base_url, reservation, SUBMITTING),
+            )
+
     def record(
         self,
         job: Job,
@@ -203,37 +244,33 @@ class Journal:
         account: str,
         batch: tuple[str, int] | None = None,
         now: float | None = None,
+        reservation: str | None = None,
     ) -> None:
-        """Insert or update a job from a snapshot. A final status never goes back
-        (snapshots may arrive out of order from several processes)."""
-        now = time.time() if now is None else now
-        p = job.params
+        """Insert or update a job from a snapshot; with ``reservation``, the row written
+        before its submission becomes the job's (in one transaction). A final status
+        never goes back (snapshots may arrive out of order from several processes)."""
+        row = _row(job.id, job.status, job.params, base_url, account, batch, now)
         error = job.error
-        row = {
-            "base_url": base_url,
-            "job_id": job.id,
-            "account": account,
-            "prompt": p.prompt if p else None,
-            "num_frames": p.num_frames if p else None,
-            "fps": p.fps if p else None,
-            "num_inference_steps": p.num_inference_steps if p else None,
-            "guidance_scale": p.guidance_scale if p else None,
-            "seed": p.seed if p else None,
-            "status": job.status,
-            "progress": job.progress,
-            "submitted_at": now,
-            "updated_at": now,
-            "created": job.created,
-            "completed_at": job.completed_at,
-            "expires_at": job.expires_at,
-            "saved_path": None,
-            "saved_size": None,
-            "error_type": error.type if error else None,
-            "error_message": error.message if error else None,
-            "batch": batch[0] if batch else None,
-            "batch_index": batch[1] if batch else None,
-            "session": session_id(),
-        }
+        row.update(
+            progress=job.progress,
+            created=job.created,
+            completed_at=job.completed_at,
+            expires_at=job.expires_at,
+            error_type=error.type if error else None,
+            error_message=error.message if error else None,
+        )
+        claim: tuple[tuple[str, Iterable[Any]], ...] = ()
+        if reservation is not None:
+            claim = (
+                (
+                    "UPDATE OR IGNORE jobs SET job_id = ? WHERE base_url = ? AND job_id = ?",
+                    (job.id, base_url, reservation),
+                ),
+                ("DELETE FROM jobs WHERE base_url = ? AND job_id = ?", (base_url, reservation)),
+            )
+        self._upsert(row, *claim)
+
+    def _upsert(self, row: dict[str, Any], *before: tuple[str, Iterable[Any]]) -> None:
         final = ", ".join(f"'{s}'" for s in sorted(_FINAL))
         keep = ("prompt", "num_frames", "fps", "num_inference_steps", "guidance_scale", "seed")
         updates = [f"{c} = COALESCE(jobs.{c}, excluded.{c})" for c in keep]
@@ -248,12 +285,16 @@ class Journal:
         updates.append("batch = COALESCE(jobs.batch, excluded.batch)")
         updates.append("batch_index = COALESCE(jobs.batch_index, excluded.batch_index)")
         updates.append("session = COALESCE(jobs.session, excluded.session)")
-        self._write(
+        upsert = (
             f"INSERT INTO jobs ({', '.join(_COLUMNS)}) "
             f"VALUES ({', '.join('?' * len(_COLUMNS))}) "
-            f"ON CONFLICT (base_url, job_id) DO UPDATE SET {', '.join(updates)}",
-            (row[c] for c in _COLUMNS),
+            f"ON CONFLICT (base_url, job_id) DO UPDATE SET {', '.join(updates)}"
         )
+        values = [row[c] for c in _COLUMNS]
+        if before:
+            self._write(before[0][0], before[0][1], *before[1:], (upsert, values))
+        else:
+            self._write(upsert, values)
 
     def record_saved(self, base_url: str, job_id: str, path: Path) -> None:
         """Note where a job's video was saved (and its size, to notice a damaged file)."""
@@ -304,9 +345,9 @@ class Journal:
         and not saved (expired and lost ones were reported already)."""
         return self._read(
             f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE base_url = ? AND account = ? "
-            "AND saved_path IS NULL AND status NOT IN (?, ?, ?) "
+            "AND saved_path IS NULL AND status NOT IN (?, ?, ?, ?) "
             "ORDER BY submitted_at, rowid",
-            (base_url, account, "failed", EXPIRED, LOST),
+            (base_url, account, "failed", EXPIRED, LOST, SUBMITTING),
         )
 
     def batch(self, key: str) -> dict[int, JournalEntry]:
@@ -323,6 +364,34 @@ class Journal:
 
     def __iter__(self) -> Iterator[JournalEntry]:
         return iter(self.entries())
+
+
+def _row(
+    job_id: str,
+    status: str,
+    params: VideoParams | None,
+    base_url: str,
+    account: str,
+    batch: tuple[str, int] | None,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """A whole row: the job's identity and parameters; the rest empty."""
+    now = time.time() if now is None else now
+    row: dict[str, Any] = dict.fromkeys(_COLUMNS)
+    row.update(
+        base_url=base_url,
+        job_id=job_id,
+        account=account,
+        status=status,
+        submitted_at=now,
+        updated_at=now,
+        batch=batch[0] if batch else None,
+        batch_index=batch[1] if batch else None,
+        session=session_id(),
+    )
+    if params is not None:
+        row.update({name: getattr(params, name) for name in _PARAM_COLUMNS}, prompt=params.prompt)
+    return row
 
 
 def _create(conn: sqlite3.Connection) -> None:

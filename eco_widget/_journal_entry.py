@@ -13,12 +13,18 @@ from typing import Any
 from ._models import TERMINAL, Job
 from ._params import VideoParams
 
-__all__ = ["EXPIRED", "LOST", "JournalEntry", "session_id"]
+__all__ = ["EXPIRED", "LOST", "SUBMITTING", "JournalEntry", "session_id"]
 
 #: Local statuses: completed but the URL expired before the video was saved; unknown to
 #: the server (404) when looked up again.
 EXPIRED = "expired"
 LOST = "lost"
+#: The status of a row written before its submission was sent. A row still
+#: ``submitting`` after its process ended (a crash, a lost reply) has an unknown outcome:
+#: the job may have been created and billed; its parameters and seed are kept.
+SUBMITTING = "submitting"
+#: How such a row's outcome is told to people.
+UNKNOWN_OUTCOME = "outcome unknown — may have been billed"
 _FINAL = frozenset(TERMINAL | {EXPIRED, LOST})
 
 _session: tuple[int, str] | None = None
@@ -93,6 +99,12 @@ class JournalEntry:
             progress=self.progress,
             params=self.params,
         )
+
+    @property
+    def is_unknown(self) -> bool:
+        """True for a submission without a job id: being sent now, or its reply lost
+        (the job may have been created and billed)."""
+        return self.status == SUBMITTING
 
     @property
     def is_finished(self) -> bool:

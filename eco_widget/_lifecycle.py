@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ._exceptions import InvalidParameterError, JobFailedError, NotFoundError
 from ._flows import Flow, Runtime, download_flow, expired_error, get_flow, submit_flow, wait_flow
@@ -43,6 +44,7 @@ def generate_flow(
     on_wait: WaitCallback | None = None,
     limiter: SlotLimiter | None = None,
     batch: tuple[str, int] | None = None,
+    on_sending: Callable[[VideoParams], Any] | None = None,
 ) -> Flow[tuple[Job, bytes | Path]]:
     """Take a slot, submit, wait and download into ``make_sink(job)``; raises
     :class:`JobFailedError` when the job fails. Returns the completed job and the video
@@ -51,7 +53,9 @@ def generate_flow(
     bounded (each job holding one is)."""
     slot = yield from slot_flow(limiter, on_wait)
     try:
-        job = yield from submit_flow(rt, params, timeout=timeout, on_wait=on_wait, batch=batch)
+        job = yield from submit_flow(
+            rt, params, timeout=timeout, on_wait=on_wait, batch=batch, on_sending=on_sending
+        )
         if on_update is not None:
             yield Notify(on_update, job)
         job = yield from wait_flow(rt, job, timeout=timeout, on_update=on_update)
@@ -88,6 +92,14 @@ def fetch_flow(
     params = job.params if isinstance(job, Job) else None
     if entry is not None:
         params = params or entry.params
+        if entry.is_unknown:
+            raise InvalidParameterError(
+                "job_id",
+                job_id,
+                "the id of a job the server created",
+                f"{job_id} is the journal's mark of a submission whose reply was lost: the "
+                "job may have been created, but its id is unknown (see eco_widget.jobs())",
+            )
         if entry.is_saved:
             assert entry.saved_path is not None
             return entry.job.with_params(params), Path(entry.saved_path)

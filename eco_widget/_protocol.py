@@ -36,14 +36,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Acquire",
+    "Blocking",
     "Endpoint",
     "Lookup",
     "Notify",
     "Record",
+    "Reserve",
     "Send",
     "Sleep",
     "Step",
     "Stream",
+    "Unreserve",
     "error_from_response",
     "job_from_response",
 ]
@@ -92,15 +95,48 @@ class Notify:
 
 
 @dataclass(frozen=True)
+class Reserve:
+    """Write the journal's row of a submission *before* its request is sent: the
+    parameters and seed, status ``submitting``. The shell sends back the row's
+    reservation (``None`` without a journal). This write must succeed: when it fails
+    the error is thrown into the flow and nothing is sent."""
+
+    params: VideoParams
+    batch: tuple[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class Unreserve:
+    """A submission got no job: ``unknown`` is ``None`` when the server surely created
+    nothing (the row goes), else why its outcome is unknown (the reply was lost: the
+    row stays ``submitting``, "may have been billed", with this message)."""
+
+    reservation: str | None
+    unknown: str | None = None
+
+
+@dataclass(frozen=True)
 class Record:
-    """Write to the job journal, when the shell keeps one: the ``job`` snapshot (with
-    its ``batch`` key and index on submission), where its video was ``saved``, or an
-    ``outcome`` that ends it locally (``("expired" | "lost", message)``)."""
+    """Write to the job journal, when the shell keeps one: the ``job`` snapshot (on
+    submission with its ``batch`` key and index, completing the row of its
+    ``reservation``), where its video was ``saved``, or an ``outcome`` that ends it
+    locally (``("expired" | "lost", message)``). Best effort: a write that fails is
+    logged and tried again with the next one; it never ends a wait."""
 
     job: Job
     batch: tuple[str, int] | None = None
     saved: Path | None = None
     outcome: tuple[str, str] | None = None
+    reservation: str | None = None
+
+
+@dataclass(frozen=True)
+class Blocking:
+    """Call ``function()`` — file-system work: make a sink, fsync and rename it, read a
+    saved file — and send back its result. The async shell calls it in a worker thread,
+    so the event loop never waits on a disk."""
+
+    function: Callable[[], Any]
 
 
 @dataclass(frozen=True)
@@ -118,7 +154,7 @@ class Acquire:
     limiter: SlotLimiter
 
 
-Step = Send | Stream | Sleep | Notify | Record | Lookup | Acquire
+Step = Send | Stream | Sleep | Notify | Reserve | Unreserve | Record | Lookup | Acquire | Blocking
 
 
 # -- requests -------------------------------------------------------------------------------

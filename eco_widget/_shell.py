@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,17 @@ from ._lifecycle import fetch_flow, generate_flow
 from ._models import Job
 from ._params import VideoParams
 from ._polling import PollPolicy, TimingModel
-from ._protocol import Endpoint, Lookup, Record, Step, UpdateCallback, WaitCallback
+from ._protocol import (
+    Blocking,
+    Endpoint,
+    Lookup,
+    Record,
+    Reserve,
+    Step,
+    Unreserve,
+    UpdateCallback,
+    WaitCallback,
+)
 from ._retry import RetryPolicy
 from ._sinks import FileSink, MemorySink
 from ._slots import SlotLimiter, limiter_for
@@ -78,6 +89,9 @@ class Shell:
                 "autosave", autosave, "True, False or the folder to save videos in"
             )
         self._autosave: Path | None = autosave or None
+        #: Journal writes that failed, tried again before the next one.
+        self._backlog: list[Unreserve | Record] = []
+        self._backlog_lock = threading.Lock()
 
     # -- facts --------------------------------------------------------------------------
     @property
@@ -120,19 +134,53 @@ class Shell:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
     # -- the steps both shells perform the same way ---------------------------------------
-    def _local(self, step: Record | Lookup) -> JournalEntry | None:
+    def _local(self, step: Reserve | Unreserve | Record | Lookup) -> Any:
+        """Perform a journal step (the async shell calls this in a worker thread).
+
+        The row before a submission must be written (its error is raised: nothing is
+        sent). Later writes are best effort: one that fails is logged and kept, and
+        tried again before the next write, so that a busy or full disk never ends a
+        wait nor loses a video.
+        """
         journal, origin = self._journal, self._settings.origin
         if journal is None:
             return None
         if isinstance(step, Lookup):
             return journal.get(origin, step.job_id)
-        if step.saved is not None:
+        if isinstance(step, Reserve):
+            return journal.reserve(
+                step.params, base_url=origin, account=self._key_id, batch=step.batch
+            )
+        with self._backlog_lock:
+            self._backlog.append(step)
+            backlog, self._backlog = self._backlog, []
+        for index, pending in enumerate(backlog):
+            try:
+                self._write(journal, pending)
+            except (EcoVideoError, OSError) as exc:
+                logger.warning("the job journal could not be written (tried again later): %s", exc)
+                with self._backlog_lock:
+                    self._backlog[:0] = backlog[index:]
+                break
+        return None
+
+    def _write(self, journal: Journal, step: Unreserve | Record) -> None:
+        origin = self._settings.origin
+        if isinstance(step, Unreserve):
+            if step.reservation is not None:
+                journal.unreserve(origin, step.reservation, step.unknown)
+        elif step.saved is not None:
             journal.record_saved(origin, step.job.id, step.saved)
         elif step.outcome is not None:
             journal.record_outcome(origin, step.job.id, *step.outcome)
         else:
-            journal.record(step.job, base_url=origin, account=self._key_id, batch=step.batch)
-        return None
+            journal.record(
+                step.job,
+                base_url=origin,
+                account=self._key_id,
+                batch=step.batch,
+                reservation=step.reservation,
+            )
 
     def _unfinished(self) -> list[JournalEntry]:
         if self._journal is None:
@@ -157,8 +205,6 @@ class Shell:
         self, prompt: str, timeout: float | None, on_wait: WaitCallback | None, **params: Any
     ) -> Flow:
         flow_params = VideoParams.create(prompt, **params)
-        if self._journal is not None:
-            self._journal.check()
         return submit_flow(self._rt, flow_params, timeout=timeout, on_wait=on_wait)
 
     def _get(self, job_id: JobRef) -> Flow:
@@ -184,7 +230,9 @@ class Shell:
             self._rt, job, lambda job: self._sink(job, path), wait=False
         )
         if isinstance(result, Path):  # auto-saved, or already saved earlier
-            return result.read_bytes() if path is None else Video(job, path=result).save(path)
+            if path is None:
+                return (yield Blocking(result.read_bytes))
+            return (yield Blocking(lambda: Video(job, path=result).save(path)))
         return result
 
     def _fetch(
@@ -221,9 +269,10 @@ class Shell:
         on_update: UpdateCallback | None,
         on_wait: WaitCallback | None,
         batch: tuple[str, int] | None = None,
+        on_sending: Callable[[VideoParams], Any] | None = None,
     ) -> Flow:
-        if self._journal is not None:
-            self._journal.check()  # before anything is sent: never a job without its row
+        """The flow of one generation. Its journal row is written before the submission
+        is sent (the :class:`Reserve` step): never a job without its row."""
         job, result = yield from generate_flow(
             self._rt,
             params,
@@ -233,6 +282,7 @@ class Shell:
             on_wait=on_wait,
             limiter=self.limiter,
             batch=batch,
+            on_sending=on_sending,
         )
         return _video(job, result)
 
@@ -256,13 +306,15 @@ class Shell:
         on_wait: WaitCallback,
     ) -> Flow:
         """One item of a batch: its saved video, its unfinished job picked up again, or a
-        new submission (with the seed an earlier, failed try drew)."""
+        new submission (with the seed an earlier, failed try drew; also after a try
+        whose reply was lost, which the journal keeps as "outcome unknown")."""
         entry = plan.previous.get(index)
         path = plan.target(index)
         if entry is not None and entry.is_saved:
             assert entry.saved_path is not None
             return Video(entry.job, path=entry.saved_path)
-        if entry is not None and not entry.is_finished and not entry.is_expired():
+        resumable = entry is not None and not entry.is_finished and not entry.is_unknown
+        if resumable and entry is not None and not entry.is_expired():
             video = yield from self._fetch(entry.job_id, path, timeout, on_update)
             return video
         params = plan.params_for(index)

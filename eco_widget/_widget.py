@@ -9,8 +9,9 @@ kernel stays free while a video renders. The API key is never a trait.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -24,14 +25,15 @@ from ._async_client import AsyncClient
 from ._client import DEFAULT_TIMEOUT
 from ._config import BASE_URL_ENV, DEFAULT_BASE_URL, SANDBOX
 from ._exceptions import EcoVideoError, InvalidParameterError
+from ._home_loop import HomeLoop
 from ._journal import JournalEntry
-from ._loop_wait import block_on, loop_running
+from ._loop_wait import loop_running
 from ._params import PARAMETERS, VideoParams
 from ._slots import MAX_ACTIVE_JOBS
 from ._video import Video
 from ._widget_form import FORM_FIELDS, check_options, form_limits, unknown_options
 from ._widget_pending import pending_entries, pending_offer
-from ._widget_run import FOLLOWED, RESUMING, STOPPED, Run, drive_run, follow_job
+from ._widget_run import FOLLOWED, RESUMING, Run, drive_run, follow_job
 
 __all__ = ["VideoWidget"]
 
@@ -40,6 +42,7 @@ _STATIC = Path(__file__).parent / "static"
 _CLIENT_PROBLEMS = (EcoVideoError, ImportError, ValueError, OSError)
 #: At most this many trait updates per second reach the front end.
 _UPDATES_PER_SECOND = 4.0
+logger = logging.getLogger("eco_widget")
 
 
 class VideoWidget(anywidget.AnyWidget):
@@ -112,8 +115,9 @@ class VideoWidget(anywidget.AnyWidget):
         self._client = client
         self._timeout = timeout
         self._runs: list[Run] = []
+        self._runs_lock = threading.Lock()
         self._count = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._home = HomeLoop()
         self._last_publish = 0.0
         self._publish_pending: asyncio.TimerHandle | None = None
         self._video_callbacks: list[Callable[[Video], None]] = []
@@ -139,18 +143,20 @@ class VideoWidget(anywidget.AnyWidget):
             video = await w
         """
         widget = cls(client=client, **kwargs)
-        run = widget._attach(job_id)
+        run = widget._attach(job_id, widget._journal_entry(job_id))
         if run.params is not None and not set(kwargs) & set(FORM_FIELDS):
-            widget._fill_form(run.params)
+            widget._home.call(widget._fill_form, run.params)
         return widget
 
-    # -- what people call ---------------------------------------------------------------
+    # -- what people call (from any thread: the work is handed to the home loop) -----------
     def generate(self, prompt: str | None = None, **params: Any) -> VideoWidget:
         """Start a generation from Python with the form's values (overridden by the
         arguments, which are also put in the form). Returns the widget, so
         ``await w.generate()`` gives the :class:`Video`.
 
-        Raises :class:`InvalidParameterError` for bad values (the form shows it too).
+        Raises :class:`InvalidParameterError` for bad values (the form shows it too),
+        before anything is sent. May be called from any thread or event loop: the job
+        runs on the widget's home loop (where it was made).
         """
         unknown = {name: value for name, value in params.items() if name not in PARAMETERS}
         if unknown:
@@ -166,31 +172,35 @@ class VideoWidget(anywidget.AnyWidget):
         """Follow a job submitted earlier (by id) as a new run of this widget, like
         :meth:`from_job`. Returns the widget, so ``await w.attach(job_id)`` gives the
         :class:`Video`."""
-        self._attach(job_id)
+        self._attach(job_id, self._journal_entry(job_id))
         return self
 
-    def resume(self) -> list[asyncio.Task[Video]]:
+    def resume(self) -> list[asyncio.Future[Video]]:
         """Follow every job an earlier session left unfinished (``pending``) as a run of
-        this widget, and withdraw the offer. Returns the runs' tasks, oldest job first:
+        this widget, and withdraw the offer. Returns the runs' futures (of the event
+        loop this is called on), oldest job first:
         ``videos = await asyncio.gather(*w.resume())``. Failed, expired or unknown jobs
-        show their error in their run."""
-        job_ids = [item["job_id"] for item in self.pending]
+        show their error in their run.
+
+        From a thread that runs no event loop, follow the runs with :meth:`wait`,
+        :attr:`videos` or :meth:`on_video` instead: this raises :class:`RuntimeError`.
+        """
+        if not self._home.here() and not loop_running():
+            raise RuntimeError(
+                "resume() returns futures of the calling event loop, and this thread runs "
+                "none: call it from the notebook (or a coroutine)"
+            )
         client = self._try_client()
-        if client is not None:
-            job_ids = [entry.job_id for entry in pending_entries(client)]
-        self.pending = []
-        tasks = []
-        for job_id in job_ids:
-            if job_id not in FOLLOWED:
-                run = self._attach(job_id)
-                assert run.task is not None
-                tasks.append(run.task)
-        return tasks
+        entries = pending_entries(client) if client is not None else []
+        runs = self._resume_entries(entries)
+        if self._home.here():
+            return [run.task for run in runs if run.task is not None]
+        return [asyncio.wrap_future(run.outcome) for run in runs]
 
     async def result(self) -> Video:
         """The latest generation's :class:`Video`, once it is done (raises what stopped
-        it: :class:`JobFailedError`, :class:`APIError`, …)."""
-        return await asyncio.shield(self._awaited())
+        it: :class:`JobFailedError`, :class:`APIError`, …). Works on any event loop."""
+        return await self._home.wait(self._latest_run().outcome)
 
     def __await__(self) -> Generator[Any, None, Video]:
         return self.result().__await__()
@@ -199,22 +209,21 @@ class VideoWidget(anywidget.AnyWidget):
         """Block until the latest generation is done and return its :class:`Video`.
 
         Works in a synchronous notebook cell: the kernel's loop is re-entered (with
-        ``nest_asyncio2``, applied to that loop only) so the job's task runs meanwhile.
-        ``timeout`` (seconds) raises :class:`TimeoutError`; the job goes on. An
-        interrupt (Ctrl-C, the kernel's stop button) stops the waiting, not the job.
+        ``nest_asyncio2``, applied to that loop only) so the job's task runs meanwhile;
+        and from any other thread. ``timeout`` (seconds) raises :class:`TimeoutError`;
+        the job goes on. An interrupt (Ctrl-C, the kernel's stop button) stops the
+        waiting, not the job.
         """
-        return block_on(self._awaited(), timeout)
+        return self._home.block_on(self._latest_run().outcome, timeout)
 
     def on_video(self, callback: Callable[[Video], None]) -> None:
         """Call ``callback(video)`` each time a generation of this widget finishes (after
-        the video is saved in the data folder)."""
+        the video is saved in the data folder), on the widget's home loop."""
         self._video_callbacks.append(callback)
 
     def stop(self) -> None:
         """Stop waiting for every running generation (their jobs go on on the server)."""
-        for run in self._runs:
-            if run.active and run.task is not None:
-                run.task.cancel()
+        self._home.call(self._stop_runs, list(self._runs))
 
     @property
     def video(self) -> Video | None:
@@ -225,7 +234,7 @@ class VideoWidget(anywidget.AnyWidget):
     @property
     def videos(self) -> list[Video]:
         """Every finished :class:`Video` of this widget, oldest first."""
-        return [run.video for run in self._runs if run.video is not None]
+        return [run.video for run in list(self._runs) if run.video is not None]
 
     @property
     def status(self) -> str:
@@ -248,32 +257,81 @@ class VideoWidget(anywidget.AnyWidget):
 
     # -- the front end's messages -------------------------------------------------------
     def _on_message(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
-        if not isinstance(content, dict):
-            return
-        kind = content.get("type")
-        if kind == "generate":
-            params = content.get("params")
-            values = self._form_values()
-            if isinstance(params, dict):
-                values.update({k: v for k, v in params.items() if k in FORM_FIELDS})
-            with contextlib.suppress(InvalidParameterError):  # the form shows it
-                self._start(values)
-        elif kind == "stop":
-            run = self._run(content.get("key"))
-            if run is not None and run.active and run.task is not None:
-                run.task.cancel()
-        elif kind == "video":
-            self._send_video(content.get("key"))
-        elif kind == "resume":
-            self.resume()
+        """Runs on whatever thread and loop the front end's transport chose (a kernel
+        subshell, marimo's thread): only hands the message to the home loop."""
+        if isinstance(content, dict):
+            self._home.call(self._handle, content)
 
-    def _send_video(self, key: Any) -> None:
+    def _handle(self, content: dict[str, Any]) -> None:
+        """One message of the front end, on the home loop; every request (it carries a
+        ``request`` id) gets exactly one answer (see static/PROTOCOL.md)."""
+        kind, request = content.get("type"), content.get("request")
+        try:
+            if kind == "generate":
+                params = content.get("params")
+                values = self._form_values()
+                if isinstance(params, dict):
+                    values.update({k: v for k, v in params.items() if k in FORM_FIELDS})
+                self._answer(request, run=self._start(values).key)
+            elif kind == "stop":
+                run = self._run(content.get("key"))
+                if run is None or not run.active or run.task is None:
+                    raise _Refused(f"Run {content.get('key')} is not running.")
+                self._stop_runs([run])
+                self._answer(request, run=run.key)
+            elif kind == "video":
+                self._home.spawn(self._send_video(content.get("key")), "eco_widget video")
+            elif kind == "resume":
+                self._home.spawn(self._resume_for(request), "eco_widget resume")
+        except (InvalidParameterError, _Refused) as exc:
+            self._answer(request, error=exc)
+        except Exception as exc:  # answered, never left hanging; and reported
+            logger.exception("eco_widget could not handle %r", kind)
+            self._answer(request, error=exc)
+
+    def _answer(
+        self,
+        request: Any,
+        *,
+        run: str | None = None,
+        runs: list[str] | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        if not isinstance(request, str):
+            return  # a front end that asks for no answer
+        answer: dict[str, Any] = {"type": "answer", "request": request, "ok": error is None}
+        if error is not None:
+            answer["param"] = error.param if isinstance(error, InvalidParameterError) else None
+            answer["message"] = (
+                error.message
+                if isinstance(error, (InvalidParameterError, _Refused))
+                else f"{type(error).__name__}: {error}"
+            )
+        elif runs is not None:
+            answer["runs"] = runs
+        else:
+            answer["run"] = run
+        self.send(answer)
+
+    async def _resume_for(self, request: Any) -> None:
+        """The banner's Resume: the journal is read in a worker thread."""
+        try:
+            client = self._try_client()
+            entries = [] if client is None else await asyncio.to_thread(pending_entries, client)
+            runs = self._resume_entries(entries)
+        except Exception as exc:
+            self._answer(request, error=exc)
+            return
+        self._answer(request, runs=[run.key for run in runs])
+
+    async def _send_video(self, key: Any) -> None:
         run = self._run(key)
         if run is None or run.video is None:
             self.send({"type": "video_missing", "key": key, "message": "No video for this run."})
             return
+        video = run.video
         try:
-            data = run.video.data
+            data = await asyncio.to_thread(lambda: video.data)
         except OSError as exc:
             self.send({"type": "video_missing", "key": key, "message": f"Cannot read it: {exc}"})
             return
@@ -288,14 +346,23 @@ class VideoWidget(anywidget.AnyWidget):
         return {name: getattr(self, name) for name in FORM_FIELDS}
 
     def _start(self, values: dict[str, Any]) -> Run:
+        """Check ``values`` (here, at once) and start a run with them on the home loop."""
         try:
             params = VideoParams.create(values.pop("prompt"), **values).with_seed()
         except InvalidParameterError as exc:
-            self.form_error = {"param": exc.param, "message": exc.message}
+            self._home.call(
+                self.set_trait, "form_error", {"param": exc.param, "message": exc.message}
+            )
             raise
+        run = self._new_run(params)
+        self._home.call(self._begin_form_run, run)
+        return run
+
+    def _begin_form_run(self, run: Run) -> None:
         self.form_error = None
-        self._fill_form(params)
-        return self._launch(self._new_run(params), drive_run)
+        assert run.params is not None
+        self._fill_form(run.params)
+        self._begin(run, drive_run)
 
     def _fill_form(self, params: VideoParams) -> None:
         self.set_trait("prompt", params.prompt)
@@ -304,49 +371,59 @@ class VideoWidget(anywidget.AnyWidget):
                 self.set_trait(name, getattr(params, name))
 
     def _new_run(self, params: VideoParams | None, attached: str | None = None) -> Run:
-        self._count += 1
-        run = Run(key=f"r{self._count}", params=params, attached=attached)
-        if attached is not None:
-            run.set_phase(RESUMING)
-        self._runs.append(run)
+        with self._runs_lock:
+            self._count += 1
+            run = Run(key=f"r{self._count}", params=params, attached=attached)
+            if attached is not None:
+                run.set_phase(RESUMING)
+            self._runs.append(run)
         return run
 
-    def _attach(self, job_id: str) -> Run:
-        if not isinstance(job_id, str) or not job_id.strip():
-            raise InvalidParameterError("job_id", job_id, "a job id such as 'vid_abc123'")
-        job_id = job_id.strip()
-        entry = self._journal_entry(job_id)
+    def _attach(self, job_id: str, entry: JournalEntry | None) -> Run:
+        job_id = _job_id(job_id)
         run = self._new_run(entry.params if entry else None, attached=job_id)
         if entry is not None:  # the clock starts when the job was submitted
             run.started_wall = entry.submitted_at
             run.started = time.monotonic() - max(0.0, time.time() - entry.submitted_at)
-        return self._launch(run, follow_job)
+        self._home.call(self._begin, run, follow_job)
+        return run
+
+    def _resume_entries(self, entries: list[JournalEntry]) -> list[Run]:
+        """Follow ``entries`` (an earlier session's jobs) as runs; withdraw the offer."""
+        self._home.call(self.set_trait, "pending", [])
+        return [self._attach(e.job_id, e) for e in entries if e.job_id not in FOLLOWED]
 
     def _journal_entry(self, job_id: str) -> JournalEntry | None:
         client = self._try_client()
         if client is None or client.journal is None:
             return None
         try:
-            return client.journal.get(client._settings.origin, job_id)
+            return client.journal.get(client._settings.origin, _job_id(job_id))
         except EcoVideoError:  # a damaged journal: the server's answer will do
             return None
 
-    def _launch(self, run: Run, follow: Callable[..., Any]) -> Run:
-        loop = self._event_loop()
-        run.task = loop.create_task(self._drive(run, follow), name=f"eco_widget {run.key}")
-        run.task.add_done_callback(lambda _task: self._settle(run))
+    def _begin(self, run: Run, follow: Callable[..., Any]) -> None:
+        """Start ``run``'s task (on the home loop)."""
+        task = self._home.loop.create_task(self._drive(run, follow), name=f"eco_widget {run.key}")
+        run.task = task
+        task.add_done_callback(lambda task: self._settle(run, task))
         self._publish(now=True)
-        return run
 
-    def _settle(self, run: Run) -> None:
-        """Tell ``on_video`` callbacks; and settle a task cancelled before it started,
-        which never ran its own bookkeeping."""
+    def _settle(self, run: Run, task: asyncio.Task[Video]) -> None:
+        """The run's task is done: record how (even one that never started, or ended by
+        an exception nobody expected), tell waiters and ``on_video`` callbacks."""
+        active = run.active
+        run.settle(task)
+        if active:
+            self._publish(now=True)
         if run.video is not None:
             for callback in self._video_callbacks:
                 callback(run.video)
-        if run.active:
-            run.finish(STOPPED, note="Stopped before the job was submitted: nothing was billed.")
-            self._publish(now=True)
+
+    def _stop_runs(self, runs: list[Run]) -> None:
+        for run in runs:
+            if run.active and run.task is not None:
+                run.task.cancel()
 
     async def _drive(self, run: Run, follow: Callable[..., Any]) -> Video:
         try:
@@ -360,7 +437,7 @@ class VideoWidget(anywidget.AnyWidget):
     def _ensure_client(self) -> AsyncClient:
         if self._client is None:
             self._client = AsyncClient()
-            self.backend = _backend_label(self._client)
+            self._home.call(self.set_trait, "backend", _backend_label(self._client))
         return self._client
 
     def _try_client(self) -> AsyncClient | None:
@@ -372,21 +449,6 @@ class VideoWidget(anywidget.AnyWidget):
             self._client_problem = str(exc)
             return None
 
-    def _awaited(self) -> asyncio.Future[Video]:
-        """What ``await w`` and ``w.wait()`` wait for: the latest run."""
-        run = self._latest_run()
-        assert run.task is not None
-        return run.task
-
-    def _event_loop(self) -> asyncio.AbstractEventLoop:
-        try:
-            return asyncio.get_running_loop()
-        except RuntimeError:
-            # Outside a running loop (a script): a private loop that wait() runs.
-            if self._loop is None or self._loop.is_closed():
-                self._loop = asyncio.new_event_loop()
-            return self._loop
-
     def _latest_run(self) -> Run:
         if not self._runs:
             raise RuntimeError("nothing generated yet: press Generate or call w.generate()")
@@ -396,23 +458,38 @@ class VideoWidget(anywidget.AnyWidget):
         return next((run for run in self._runs if run.key == key), None)
 
     def _publish(self, *, now: bool = False) -> None:
-        """Send the runs to the front end, at most a few times a second; the last state
-        always goes out."""
+        """Send the runs to the front end (on the home loop), at most a few times a
+        second; the last state always goes out."""
         if self._publish_pending is not None and not now:
             return
         wait = self._last_publish + 1.0 / _UPDATES_PER_SECOND - time.monotonic()
-        if now or wait <= 0 or not loop_running():
+        loop = self._home.loop
+        if now or wait <= 0 or not loop.is_running():
             if self._publish_pending is not None:
                 self._publish_pending.cancel()
                 self._publish_pending = None
             self._last_publish = time.monotonic()
             self.runs = [run.to_json() for run in reversed(self._runs)]
             return
-        self._publish_pending = asyncio.get_running_loop().call_later(wait, self._flush)
+        self._publish_pending = loop.call_later(wait, self._flush)
 
     def _flush(self) -> None:
         self._publish_pending = None
         self._publish(now=True)
+
+
+class _Refused(Exception):
+    """A request of the front end that cannot be done (answered with its message)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _job_id(job_id: Any) -> str:
+    if not isinstance(job_id, str) or not job_id.strip():
+        raise InvalidParameterError("job_id", job_id, "a job id such as 'vid_abc123'")
+    return job_id.strip()
 
 
 #: How the widget's footer names the local Wan2.1 engine.

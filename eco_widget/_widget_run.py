@@ -5,7 +5,9 @@ follows a job submitted earlier (:func:`follow_job`)."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -21,6 +23,7 @@ from ._exceptions import (
     RateLimitError,
     ServerError,
 )
+from ._flows import submission_unknown
 from ._models import Job, JobStatus
 from ._params import VideoParams
 from ._paths import videos_dir
@@ -29,7 +32,7 @@ from ._slots import SlotWait
 from ._video import Video, default_filename
 
 if TYPE_CHECKING:
-    from ._client import AsyncClient
+    from ._async_client import AsyncClient
 
 __all__ = ["FOLLOWED", "Publish", "Run", "drive_run", "follow_job"]
 
@@ -44,6 +47,14 @@ WAITING = "waiting"
 RESUMING = "resuming"
 STOPPED = "stopped"
 ERROR = "error"
+
+NOTHING_BILLED = "Stopped before the job was submitted: nothing was billed."
+#: Said of a submission whose request went out but whose reply never came.
+ID_UNKNOWN = (
+    "The job may have been created (and billed); its id is unknown because the reply to "
+    "its submission was lost. The journal keeps its parameters and seed: see "
+    "eco_widget.jobs() or `ecovideo jobs`."
+)
 
 #: The ids of the jobs that a widget run of this process follows or has followed: the
 #: offer of jobs "from an earlier session" leaves them out.
@@ -80,14 +91,20 @@ class Run:
     info: ProgressInfo | None = None
     info_at: float | None = None
     video: Video | None = None
-    error: EcoVideoError | None = None
+    error: BaseException | None = None
     error_kind: str | None = None
     note: str | None = None
     finished: float | None = None
     submitted_at: float | None = None
     processing_at: float | None = None
     completed_at: float | None = None
+    #: True once the submission's request was sent (a job may exist from then on).
+    sending: bool = False
     task: asyncio.Task[Video] | None = field(default=None, repr=False)
+    #: Set when the run ends, from its home loop; read from any thread or loop.
+    outcome: concurrent.futures.Future[Video] = field(
+        default_factory=lambda: _running_future(), repr=False
+    )
 
     @property
     def active(self) -> bool:
@@ -100,9 +117,51 @@ class Run:
         self.phase, self.label, self.note = phase, None, note
         self.finished = time.monotonic()
 
-    def fail(self, error: EcoVideoError) -> None:
-        self.error, self.error_kind = error, _error_kind(error)
-        self.finish(Phase.FAILED if isinstance(error, JobFailedError) else ERROR)
+    def fail(self, error: BaseException) -> None:
+        """End the run with ``error``: the API's or the job's (an :class:`EcoVideoError`),
+        or one nobody expected (a bug, a broken disk), shown as failed with its message.
+        A submission sent without a reply says that the job may exist."""
+        self.error = error
+        if isinstance(error, EcoVideoError):
+            self.error_kind = _error_kind(error)
+            phase = Phase.FAILED if isinstance(error, JobFailedError) else ERROR
+        else:
+            self.error_kind, phase = "error", Phase.FAILED
+        unanswered = self.job is None and self.attached is None and self.sending
+        may_exist = not isinstance(error, EcoVideoError) or submission_unknown(error) is not None
+        self.finish(phase, note=ID_UNKNOWN if unanswered and may_exist else None)
+
+    def settle(self, task: asyncio.Task[Video]) -> None:
+        """Record how the run's task ended (called once it is done, on its loop): a run
+        still active never ran its own bookkeeping (cancelled before it started, or
+        ended by an exception nobody caught); then tell waiters on any thread."""
+        if task.cancelled():
+            if self.active:
+                self.stopped(None)
+            self.outcome.set_exception(asyncio.CancelledError())
+            return
+        error = task.exception()
+        if error is not None:
+            if self.active:
+                self.fail(error)
+            self.outcome.set_exception(error)
+        else:
+            self.outcome.set_result(task.result())
+
+    def stopped(self, how_to_resume: str | None) -> None:
+        """The user stopped waiting: say what became of the job, truthfully."""
+        job_id = self.job.id if self.job else self.attached
+        if job_id is None:
+            self.finish(STOPPED, note=ID_UNKNOWN if self.sending else NOTHING_BILLED)
+            return
+        resume = (how_to_resume or "client.wait({job_id!r})").format(job_id=job_id)
+        self.finish(
+            STOPPED,
+            note=(
+                "Stopped waiting. The job goes on on the server (the API has no cancel): "
+                f"pick it up later with {resume}."
+            ),
+        )
 
     def timings(self) -> dict[str, float | None]:
         queue = render = total = None
@@ -187,13 +246,22 @@ def _error_kind(error: EcoVideoError) -> str:
     return "error"
 
 
-def _plain(error: EcoVideoError) -> str:
+def _plain(error: BaseException) -> str:
     if isinstance(error, JobFailedError):
         reason = error.job.error.message if error.job.error else "no reason given"
         return f"The job failed: {reason}"
     if isinstance(error, APIError):
         return error.message
-    return str(error)
+    if isinstance(error, EcoVideoError):
+        return str(error)
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _running_future() -> concurrent.futures.Future[Video]:
+    """A future that only its run sets: waiters cannot cancel it."""
+    future: concurrent.futures.Future[Video] = concurrent.futures.Future()
+    future.set_running_or_notify_cancel()
+    return future
 
 
 class _Observer:
@@ -247,20 +315,6 @@ class _Observer:
         run.finish(Phase.COMPLETED)
         return video
 
-    def stopped(self, how_to_resume: str) -> None:
-        run = self.run
-        job_id = run.job.id if run.job else run.attached
-        if job_id is None:
-            run.finish(STOPPED, note="Stopped before the job was submitted: nothing was billed.")
-        else:
-            run.finish(
-                STOPPED,
-                note=(
-                    "Stopped waiting. The job goes on on the server (the API has no cancel): "
-                    f"pick it up later with {how_to_resume.format(job_id=job_id)}."
-                ),
-            )
-
 
 async def drive_run(
     run: Run,
@@ -284,36 +338,28 @@ async def drive_run(
         run.set_phase(WAITING, label)
         publish(now=True)
 
+    def sending(_params: VideoParams) -> None:
+        run.sending = True
+        if run.phase != Phase.SUBMITTING:
+            run.set_phase(Phase.SUBMITTING)
+            publish(now=True)
+
     def update(job: Job) -> None:
         if run.submitted_at is None:
             run.submitted_at = time.monotonic()
         observer.observe(job)
 
-    try:
-        observer.start(Phase.SUBMITTING)
-        params = run.params
-        assert params is not None
-        video = await client.generate(
-            params.prompt,
-            num_frames=params.num_frames,
-            fps=params.fps,
-            num_inference_steps=params.num_inference_steps,
-            guidance_scale=params.guidance_scale,
-            seed=params.seed,
-            path=None if client.autosave is not None else _unique_path,
-            timeout=timeout,
-            on_update=update,
-            on_wait=waiting,
-        )
-        return observer.done(video)
-    except asyncio.CancelledError:
-        observer.stopped("client.wait({job_id!r})")
-        raise
-    except EcoVideoError as exc:
-        run.fail(exc)
-        raise
-    finally:
-        publish(now=True)
+    params = run.params
+    assert params is not None
+    flow = client._generate_params(
+        params,
+        None if client.autosave is not None else _unique_path,
+        timeout,
+        update,
+        waiting,
+        on_sending=sending,
+    )
+    return await _follow(run, observer, publish, client._drive(flow), "client.wait({job_id!r})")
 
 
 async def follow_job(
@@ -333,22 +379,35 @@ async def follow_job(
     assert run.attached is not None
     observer = _Observer(run, client, publish)
     FOLLOWED.add(run.attached)
+    result = client.result(
+        run.attached,
+        path=None if client.autosave is not None else _unique_path,  # type: ignore[arg-type]
+        timeout=timeout,
+        on_update=observer.observe,
+    )
+    return await _follow(run, observer, publish, result, "VideoWidget.from_job({job_id!r})")
+
+
+async def _follow(
+    run: Run,
+    observer: _Observer,
+    publish: Publish,
+    video: Coroutine[Any, Any, Video],
+    how_to_resume: str,
+) -> Video:
+    """Await ``video`` for ``run``, recording how it ends: done, stopped, or failed
+    with whatever was raised."""
     try:
-        observer.start(RESUMING)
-        video = await client.result(
-            run.attached,
-            path=None if client.autosave is not None else _unique_path,  # type: ignore[arg-type]
-            timeout=timeout,
-            on_update=observer.observe,
-        )
-        return observer.done(video)
+        observer.start(RESUMING if run.attached else Phase.SUBMITTING)
+        return observer.done(await video)
     except asyncio.CancelledError:
-        observer.stopped("VideoWidget.from_job({job_id!r})")
+        run.stopped(how_to_resume)
         raise
-    except EcoVideoError as exc:
+    except Exception as exc:
         run.fail(exc)
         raise
     finally:
+        video.close()  # never started when start() failed
         publish(now=True)
 
 

@@ -9,7 +9,19 @@ import httpx
 
 from eco_widget._flows import Runtime
 from eco_widget._polling import PollPolicy, TimingModel
-from eco_widget._protocol import Acquire, Endpoint, Lookup, Notify, Record, Send, Sleep, Stream
+from eco_widget._protocol import (
+    Acquire,
+    Blocking,
+    Endpoint,
+    Lookup,
+    Notify,
+    Record,
+    Reserve,
+    Send,
+    Sleep,
+    Stream,
+    Unreserve,
+)
 from eco_widget._retry import RetryPolicy
 
 BASE = "https://api.test"
@@ -79,6 +91,8 @@ class Stepper:
         self.sent: list[httpx.Request] = []
         self.notified: list[Any] = []
         self.recorded: list[Record] = []
+        #: Reserve and Unreserve steps (the journal's row before a submission), in order.
+        self.reserved: list[Reserve | Unreserve] = []
         #: Requests and journal writes, in the order the flow made them.
         self.log: list[Any] = []
         #: What a Lookup step is answered with: job id -> journal entry.
@@ -86,9 +100,9 @@ class Stepper:
         self.step = self._advance(lambda: next(self.flow))
 
     def _advance(self, action):
-        """Run the flow to its next step. Journal steps (Record, Lookup) and slot
-        requests are answered here, as a shell would, and kept in ``log`` in order
-        with the requests."""
+        """Run the flow to its next step. Journal steps (Reserve, Unreserve, Record,
+        Lookup), blocking calls and slot requests are answered here, as a shell would,
+        and kept in ``log`` in order with the requests."""
         while True:
             try:
                 step = action()
@@ -99,6 +113,16 @@ class Stepper:
                 self.recorded.append(step)
                 self.log.append(step)
                 action = lambda: self.flow.send(None)  # noqa: E731
+                continue
+            if isinstance(step, (Reserve, Unreserve)):
+                self.reserved.append(step)
+                self.log.append(step)
+                token = f"reservation-{len(self.reserved)}" if isinstance(step, Reserve) else None
+                action = lambda token=token: self.flow.send(token)  # noqa: E731
+                continue
+            if isinstance(step, Blocking):
+                result = step.function()
+                action = lambda result=result: self.flow.send(result)  # noqa: E731
                 continue
             if isinstance(step, Lookup):
                 entry = self.journal.get(step.job_id)

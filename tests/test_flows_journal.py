@@ -5,14 +5,25 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import httpx
 import pytest
 
-from eco_widget import JobFailedError, NotFoundError, RateLimitError, VideoExpiredError, VideoParams
+from eco_widget import (
+    APIConnectionError,
+    AuthenticationError,
+    InvalidRequestError,
+    JobFailedError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    VideoExpiredError,
+    VideoParams,
+)
 from eco_widget._flows import submit_flow, wait_flow
 from eco_widget._journal import EXPIRED, LOST, JournalEntry
 from eco_widget._lifecycle import fetch_flow, generate_flow
 from eco_widget._models import Job
-from eco_widget._protocol import Acquire, Lookup, Notify, Record, Send, Sleep
+from eco_widget._protocol import Acquire, Lookup, Notify, Record, Reserve, Send, Sleep, Unreserve
 from eco_widget._sinks import FileSink, MemorySink
 from eco_widget._slots import SlotLimiter, SlotWait
 from tests.stepper import FakeClock, Stepper, job_payload, response, runtime
@@ -55,15 +66,19 @@ def entry(job_id="vid_1", status="completed", **extra) -> JournalEntry:
     return JournalEntry(**fields)
 
 
-def test_a_submitted_job_is_journaled_before_anything_else(clock):
+def test_a_submission_is_journaled_before_it_is_sent_and_completed_by_its_reply(clock):
     params = VideoParams.create("a red balloon")
     s = Stepper(submit_flow(runtime(clock), params, batch=("batch_x", 3)), clock)
+    assert [type(step) for step in s.log] == [Reserve, Send]  # the row first
+    reserve = s.log[0]
+    sent_seed = json.loads(s.sent[0].content)["seed"]
+    assert reserve.params.seed == sent_seed and reserve.batch == ("batch_x", 3)
     s.reply(response(s.step.request, 200, job_payload()))
     assert s.done
-    assert len(s.log) == 2 and isinstance(s.log[0], Send) and isinstance(s.log[1], Record)
-    record = s.log[1]
+    assert [type(step) for step in s.log] == [Reserve, Send, Record]
+    record = s.log[2]
     assert record.job.id == "vid_1" and record.batch == ("batch_x", 3)
-    sent_seed = json.loads(s.sent[0].content)["seed"]
+    assert record.reservation == "reservation-1"  # the row becomes the job's
     assert record.job.seed == sent_seed  # the drawn seed is what is kept
 
 
@@ -80,7 +95,11 @@ def test_a_429_waits_per_retry_after_and_submits_again(clock):
     assert s.step.request.method == "POST"
     s.reply(response(s.step.request, 200, job_payload()))
     assert s.done and len(s.sent) == 2
-    assert [r.job.id for r in s.recorded] == ["vid_1"]  # the refused try left no row
+    assert [r.job.id for r in s.recorded] == ["vid_1"]
+    # The refused try's row went; the second try has a row of its own.
+    assert [type(step) for step in s.reserved] == [Reserve, Unreserve, Reserve]
+    assert s.reserved[1] == Unreserve("reservation-1", None)
+    assert s.recorded[0].reservation == "reservation-3"
 
 
 def test_a_429_past_the_timeout_or_without_one_is_raised(clock):
@@ -90,6 +109,48 @@ def test_a_429_past_the_timeout_or_without_one_is_raised(clock):
         with pytest.raises(RateLimitError):
             s.reply(response(s.step.request, 429, {}, headers={"Retry-After": "7"}))
         assert s.recorded == []
+        assert s.reserved[-1] == Unreserve("reservation-1", None)  # nothing was created
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "unknown"),
+    [
+        (400, InvalidRequestError, False),
+        (401, AuthenticationError, False),
+        (503, ServerError, True),
+        (httpx.ConnectError("refused"), APIConnectionError, False),
+        (httpx.ReadError("cut"), APIConnectionError, True),
+        (httpx.ReadTimeout("slow"), APIConnectionError, True),
+    ],
+)
+def test_a_failed_submission_keeps_its_row_only_when_a_job_may_exist(clock, answer, error, unknown):
+    params = VideoParams.create("a red balloon", seed=1)
+    rt = runtime(clock, attempts=1)
+    s = Stepper(submit_flow(rt, params), clock)
+    if isinstance(answer, int):
+        with pytest.raises(error):
+            s.reply(response(s.step.request, answer, {"error": {"message": "no"}}))
+    else:
+        with pytest.raises(error):
+            s.fail(answer)
+    last = s.reserved[-1]
+    assert isinstance(last, Unreserve) and last.reservation == "reservation-1"
+    if unknown:
+        assert last.unknown is not None and "may have been created" in last.unknown
+    else:
+        assert last.unknown is None
+    assert s.recorded == []
+
+
+def test_an_interrupt_while_the_submission_is_out_leaves_its_row(clock):
+    params = VideoParams.create("a red balloon", seed=1)
+    s = Stepper(submit_flow(runtime(clock), params, on_sending=print), clock)
+    assert isinstance(s.step, Notify) and s.step.value == params  # told before it goes
+    s.notify()
+    assert isinstance(s.step, Send)
+    with pytest.raises(KeyboardInterrupt):
+        s.flow.throw(KeyboardInterrupt())
+    assert [type(step) for step in s.reserved] == [Reserve]  # "submitting": unknown
 
 
 def test_wait_journals_each_new_status_not_each_progress_tick(clock):

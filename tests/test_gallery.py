@@ -14,6 +14,7 @@ from eco_widget import (
     VideoWidget,
 )
 from tests.conftest import FAST_POLL, KEY
+from tests.widget_messages import SentMessages
 
 pytestmark = pytest.mark.anyio
 
@@ -129,13 +130,12 @@ async def test_a_failed_item_does_not_stop_the_others(make_server):
 async def test_each_card_video_is_sent_on_request_as_one_buffer(make_server):
     server = make_server()
     g = gallery(server, num_frames=1)
-    sent: list[tuple[dict, list]] = []
-    g.send = lambda content, buffers=None: sent.append((content, buffers or []))
+    sent = SentMessages(g)
     result = await g.generate_many(["one", "two"])
 
     g._on_message(g, {"type": "video", "key": "r2"}, [])
 
-    content, buffers = sent[-1]
+    content, buffers = await sent.wait_for(lambda m: m.get("key") == "r2")
     assert content["key"] == "r2" and content["type"] == "video"
     assert bytes(buffers[0]) == result[1].path.read_bytes()
     assert not any(isinstance(value, bytes) for run in g.runs for value in run.values())

@@ -16,6 +16,7 @@ from eco_widget import (
     VideoWidget,
 )
 from tests.conftest import FAST_POLL, KEY
+from tests.widget_messages import SentMessages
 
 pytestmark = pytest.mark.anyio
 
@@ -30,14 +31,13 @@ def widget(server, key: str = KEY, **kwargs) -> VideoWidget:
     return VideoWidget(client=client, **kwargs)
 
 
-class Recorder:
+class Recorder(SentMessages):
     """Every ``runs`` state the front end would receive, and every message sent."""
 
     def __init__(self, w: VideoWidget):
+        super().__init__(w)
         self.states: list[list[dict]] = []
-        self.sent: list[tuple[dict, list]] = []
         w.observe(lambda change: self.states.append(change["new"]), names="runs")
-        w.send = lambda content, buffers=None: self.sent.append((content, buffers or []))
 
     def phases(self, key: str = "r1") -> list[str]:
         seen = []
@@ -99,7 +99,7 @@ async def test_the_video_is_sent_as_one_binary_buffer(make_server):
     seen = Recorder(w)
     video = await w.generate()
     w._on_message(w, {"type": "video", "key": "r1"}, [])
-    content, buffers = seen.sent[-1]
+    content, buffers = await seen.wait_for(lambda m: m.get("key") == "r1")
     assert content == {
         "type": "video",
         "key": "r1",
@@ -109,7 +109,8 @@ async def test_the_video_is_sent_as_one_binary_buffer(make_server):
     assert len(buffers) == 1 and bytes(buffers[0]) == video.path.read_bytes()
     assert "video" not in {k for run in w.runs for k, v in run.items() if isinstance(v, bytes)}
     w._on_message(w, {"type": "video", "key": "r9"}, [])
-    assert seen.sent[-1][0]["type"] == "video_missing"
+    missing, _ = await seen.wait_for(lambda m: m.get("key") == "r9")
+    assert missing["type"] == "video_missing"
 
 
 async def test_validation_errors_stay_in_the_form_and_send_nothing(make_server):

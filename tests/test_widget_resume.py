@@ -12,6 +12,7 @@ import pytest
 
 from eco_widget import AsyncClient, InvalidParameterError, Journal, VideoWidget, _journal
 from tests.conftest import FAST_POLL, KEY
+from tests.widget_messages import SentMessages
 
 pytestmark = pytest.mark.anyio
 
@@ -226,8 +227,11 @@ async def test_the_resume_message_attaches_the_pending_jobs(make_server, new_ses
     w = VideoWidget(client=client_for(server))
     assert len(w.pending) == 1
 
-    w._on_message(w, {"type": "resume"}, [])
+    sent = SentMessages(w)
+    w._on_message(w, {"type": "resume", "request": "q1"}, [])
 
+    answer = await sent.answer("q1")
+    assert answer == {"type": "answer", "request": "q1", "ok": True, "runs": ["r1"]}
     assert w.pending == []
     video = await w
     assert video.job.id == job.id and w.runs[0]["phase"] == "completed"

@@ -4,6 +4,10 @@
  * without the form. A banner offers the jobs an earlier session left pending. The model
  * contract is PROTOCOL.md next to this file.
  *
+ * Generate, Stop and Resume send requests with an id (`ctx.ask`); the kernel answers each
+ * one exactly once, and the view decides what happened from that answer only: no timer
+ * guesses whether Python refused.
+ *
  * Every piece of text from the user or the kernel is set with textContent (or appended
  * as a Text node): nothing is ever parsed as HTML.
  */
@@ -143,6 +147,12 @@ function readPrompt(textarea, maxChars) {
   return { value: textarea.value };
 }
 
+/** The message of a refusal (`{ok: false, message}`) from the kernel, as plain text. */
+function refusalText(answer, fallback) {
+  const message = answer?.message;
+  return message == null || message === "" ? fallback : String(message);
+}
+
 /** What the aria-live region says when a run reaches `run.phase`. */
 function phaseAnnouncement(run) {
   const pct = Math.round(Math.min(1, Math.max(0, run.fraction || 0)) * 100);
@@ -199,13 +209,22 @@ function createRunCard(ctx, key) {
   let factsSignature = "";
   let missing = null;
   let stopping = false;
+  let stopError = null; // why the kernel refused the last stop request
+  let destroyed = false;
 
   stop.addEventListener("click", () => {
     if (stopping || !run?.active) return;
     stopping = true;
-    stop.setAttribute("aria-disabled", "true");
-    stop.textContent = "Stopping…";
-    ctx.model.send({ type: "stop", key });
+    stopError = null;
+    update(run, current, inGrid);
+    ctx.ask({ type: "stop", key }, (answer) => {
+      // Accepted: "Stopping…" stays until the run goes inactive.
+      if (answer.ok === true || destroyed) return;
+      stopping = false;
+      stopError = refusalText(answer, "The kernel could not stop waiting for this run.");
+      if (run) update(run, current, inGrid);
+      if (current || inGrid) ctx.announce([stopError]);
+    });
   });
 
   function videoElement(url) {
@@ -337,8 +356,9 @@ function createRunCard(ctx, key) {
     show(facts, showFacts);
     if (showFacts) renderFacts();
 
-    if (!run.active) stopping = false;
-    if (!stopping) { stop.textContent = "Stop waiting"; stop.removeAttribute("aria-disabled"); }
+    if (!run.active) { stopping = false; stopError = null; }
+    if (stopping) { stop.textContent = "Stopping…"; stop.setAttribute("aria-disabled", "true"); }
+    else { stop.textContent = "Stop waiting"; stop.removeAttribute("aria-disabled"); }
     if (!run.active && el.contains(document.activeElement) && document.activeElement === stop) el.focus();
     show(stop, Boolean(run.active));
     show(stopHint, Boolean(run.active) && current);
@@ -346,8 +366,10 @@ function createRunCard(ctx, key) {
     const savedPath = run.video?.saved_path;
     saved.textContent = savedPath ? `Saved to ${savedPath}` : "";
     show(saved, current && Boolean(savedPath));
-    note.textContent = run.note ?? "";
-    show(note, Boolean(run.note));
+    const noteText = stopError ?? run.note ?? "";
+    note.textContent = noteText;
+    note.classList.toggle("eco-note--error", stopError != null);
+    show(note, noteText !== "");
     const error = run.error;
     errorTitle.textContent = error ? `${own(ERROR_TITLES, error.kind) ?? ERROR_TITLES.error}.` : "";
     errorText.textContent = error?.message ?? "";
@@ -368,44 +390,24 @@ function createRunCard(ctx, key) {
       missing = message || "The video could not be loaded.";
       if (run) update(run, current, inGrid);
     },
-    destroy() { setMedia("gone", () => []); el.remove(); },
+    destroy() { destroyed = true; setMedia("gone", () => []); el.remove(); },
   };
 }
 
-function render({ model, el }) {
-  const uid = `eco${++viewCount}-${Math.random().toString(36).slice(2, 7)}`;
-  const listeners = [];
-  const timers = new Set();
-  const on = (event, fn) => { model.on(event, fn); listeners.push([event, fn]); };
-  const later = (fn, ms) => {
-    const timer = setTimeout(() => { timers.delete(timer); fn(); }, ms);
-    timers.add(timer);
-  };
-
-  const ctx = {
-    model, uid, runCount: 0,
-    videos: new Map(), // run key → {url, filename}
-    requested: new Set(), // run keys whose bytes this view asked for
-    autoplay: new Set(), // run keys to play as soon as they load
-    requestVideo(key, autoplay) {
-      if (autoplay) ctx.autoplay.add(key);
-      ctx.requested.add(key);
-      model.send({ type: "video", key });
-    },
-    useSeed(seed) {
-      inputs.seed.value = String(seed);
-      onEdit("seed");
-      inputs.seed.focus();
-    },
-  };
-
-  // ---- the form ---------------------------------------------------------------------
+/**
+ * The prompt form: the fields and their checks, Generate (the button or Ctrl/⌘+Enter),
+ * the form's traits, and the kernel's answers to this view's generate requests.
+ * @param {object} ctx the view's shared state (model, uid, on, ask, announce, hasFocus)
+ */
+function createForm(ctx) {
+  const { model, uid } = ctx;
   const inputs = {};
   const errorSlots = {};
   const clientErrors = new Map();
-  let formErrorVisible = true;
-  let formErrorSeq = 0;
-  let submitLockUntil = 0;
+  /** The refusal from Python this view shows (`{param, message}`), or null. */
+  let pythonError = model.get("form_error") || null;
+  /** This view's generate requests that the kernel has not answered yet. */
+  const starting = new Set();
   let dirty = false;
   let saveTimer = null;
 
@@ -455,12 +457,14 @@ function render({ model, el }) {
   });
   const button = h("button",
     { type: "submit", class: "eco-button eco-button--primary", "aria-describedby": `${uid}-billed` }, "Generate");
+  // Always in the page, empty while idle, so that screen readers announce what it says.
+  const status = h("span", { class: "eco-form-status", role: "status" });
   const billed = h("p", { class: "eco-billed", id: `${uid}-billed` });
   const formError = h("p", { class: "eco-form-error", role: "alert", hidden: true });
   const form = h("form", { class: "eco-form", novalidate: true, "aria-label": "Generate a video" },
     promptField.el,
     h("div", { class: "eco-params" }, ...paramFields.map((f) => f.el)),
-    h("div", { class: "eco-actions" }, button, billed),
+    h("div", { class: "eco-actions" }, button, status, billed),
     formError);
   form.addEventListener("submit", (event) => { event.preventDefault(); submit(); });
 
@@ -509,18 +513,34 @@ function render({ model, el }) {
   }
 
   function renderErrors() {
-    const stored = model.get("form_error");
-    const py = formErrorVisible && stored && typeof stored === "object" ? stored : null;
+    const py = pythonError && typeof pythonError === "object" ? pythonError : null;
     for (const [name, slot] of Object.entries(errorSlots)) {
-      const message = clientErrors.get(name) ?? (py && py.param === name ? py.message : null);
+      const message = clientErrors.get(name) ?? (py && py.param === name ? String(py.message) : null);
       slot.textContent = message ?? "";
       show(slot, Boolean(message));
       if (message) inputs[name].setAttribute("aria-invalid", "true");
       else inputs[name].removeAttribute("aria-invalid");
     }
     const general = py && !Object.hasOwn(errorSlots, py.param) ? py.message : null;
-    formError.textContent = general ? String(general) : "";
+    formError.textContent = general != null ? String(general) : "";
     show(formError, Boolean(general));
+  }
+
+  /**
+   * Show a refusal from Python (`{param, message}`; null hides it): on its field, else
+   * under the form. A field's error takes the focus when the focus is in the widget.
+   */
+  function showPythonError(error) {
+    pythonError = error && typeof error === "object" ? error : null;
+    renderErrors();
+    if (!pythonError || !Object.hasOwn(inputs, pythonError.param)) return;
+    if (ctx.hasFocus()) inputs[pythonError.param].focus();
+    ctx.announce([String(pythonError.message)]);
+  }
+
+  function renderStatus() {
+    const n = starting.size;
+    status.textContent = n === 0 ? "" : n === 1 ? "Starting…" : `Starting ${n} runs…`;
   }
 
   function scheduleSave() {
@@ -531,6 +551,7 @@ function render({ model, el }) {
 
   function flushSave() {
     clearTimeout(saveTimer);
+    saveTimer = null;
     if (!dirty) return;
     dirty = false;
     try {
@@ -552,15 +573,15 @@ function render({ model, el }) {
 
   function onEdit(name) {
     clientErrors.delete(name);
-    if (model.get("form_error")) formErrorVisible = false;
+    pythonError = null;
     renderErrors();
     updateCounter();
     updateBilled();
     writeTrait(name);
   }
 
+  /** Check the form and send one generate request; its answer decides what follows. */
   function submit() {
-    if (Date.now() < submitLockUntil) return;
     clientErrors.clear();
     const params = {};
     const prompted = readPrompt(prompt, maxChars());
@@ -578,62 +599,160 @@ function render({ model, el }) {
     }
     for (const name of ["prompt", ...PARAM_NAMES]) writeTrait(name);
     flushSave();
-    formErrorVisible = false;
+    pythonError = null;
     renderErrors();
-    const seq = formErrorSeq;
-    const newest = (model.get("runs") || [])[0]?.key;
-    later(() => {
-      // An identical refusal does not change the trait: show the standing error again.
-      if (seq === formErrorSeq && (model.get("runs") || [])[0]?.key === newest) {
-        formErrorVisible = true;
-        renderErrors();
-      }
-    }, 1500);
-    submitLockUntil = Date.now() + 800;
-    model.send({ type: "generate", params });
+    const request = ctx.ask({ type: "generate", params }, onGenerateAnswer);
+    starting.add(request);
+    renderStatus();
   }
 
-  // ---- the offer of jobs from an earlier session ----------------------------------
-  const pendingTitle = h("p", { class: "eco-pending-title" });
-  const pendingList = h("ul", { class: "eco-pending-list" });
+  /** The kernel's answer to one of this view's generate requests. */
+  function onGenerateAnswer(answer) {
+    starting.delete(answer.request);
+    renderStatus();
+    if (answer.ok === true) {
+      showPythonError(null);
+      return;
+    }
+    const param = typeof answer.param === "string" ? answer.param : null;
+    showPythonError({ param, message: refusalText(answer, "The kernel refused these settings.") });
+  }
+
+  applyLimits();
+  for (const name of ["prompt", ...PARAM_NAMES]) {
+    syncInput(name);
+    ctx.on(`change:${name}`, () => syncInput(name));
+  }
+  renderErrors();
+  renderStatus();
+  ctx.on("change:limits", () => { applyLimits(); updateBilled(); });
+  // A refusal (or a start) of any view's submission, or one made from Python.
+  ctx.on("change:form_error", () => showPythonError(model.get("form_error")));
+
+  return {
+    el: form,
+    /** Put `seed` in the form, as typed. */
+    useSeed(seed) {
+      inputs.seed.value = String(seed);
+      onEdit("seed");
+      inputs.seed.focus();
+    },
+    destroy() {
+      flushSave();
+      starting.clear();
+    },
+  };
+}
+
+/** The banner offering the jobs an earlier session left pending, with its Resume button. */
+function createPendingBanner(ctx) {
+  const { model } = ctx;
+  const title = h("p", { class: "eco-pending-title" });
+  const list = h("ul", { class: "eco-pending-list" });
+  const error = h("p", { class: "eco-pending-error", role: "alert", hidden: true });
   const resumeButton = h("button", { type: "button", class: "eco-button eco-button--primary" }, "Resume");
-  const pendingBox = h("section",
+  const el = h("section",
     { class: "eco-pending", "aria-label": "Jobs from an earlier session", hidden: true },
-    h("div", { class: "eco-pending-text" }, pendingTitle, pendingList), resumeButton);
-  let resuming = false;
+    h("div", { class: "eco-pending-text" }, title, list, error), resumeButton);
+  let resuming = false; // the button says "Resuming…"
+  let asking = false; // a resume request of this view is not answered yet
+
+  function setResuming(busy) {
+    resuming = busy;
+    resumeButton.textContent = busy ? "Resuming…" : "Resume";
+    if (busy) resumeButton.setAttribute("aria-disabled", "true");
+    else resumeButton.removeAttribute("aria-disabled");
+  }
+
+  function setError(message) {
+    error.textContent = message ?? "";
+    show(error, message != null);
+  }
+
   resumeButton.addEventListener("click", () => {
     if (resuming) return;
-    resuming = true;
-    resumeButton.setAttribute("aria-disabled", "true");
-    resumeButton.textContent = "Resuming…";
-    model.send({ type: "resume" });
+    setError(null);
+    setResuming(true);
+    asking = true;
+    ctx.ask({ type: "resume" }, (answer) => {
+      asking = false;
+      // Accepted: the banner goes when `pending` empties.
+      if (answer.ok === true) return;
+      setResuming(false);
+      setError(refusalText(answer, "The kernel could not resume these jobs."));
+    });
   });
 
-  function pendingItem(item) {
-    const status = own(PENDING_STATUS, item.status) ?? String(item.status ?? "unknown");
-    const age = Number.isFinite(item.submitted_at)
-      ? `, submitted ${formatClock((Date.now() - item.submitted_at) / 1000)} ago` : "";
-    const seed = item.seed != null ? ` · seed ${item.seed}` : "";
+  function item(entry) {
+    const status = own(PENDING_STATUS, entry.status) ?? String(entry.status ?? "unknown");
+    const age = Number.isFinite(entry.submitted_at)
+      ? `, submitted ${formatClock((Date.now() - entry.submitted_at) / 1000)} ago` : "";
+    const seed = entry.seed != null ? ` · seed ${entry.seed}` : "";
     return h("li", { class: "eco-pending-item" },
-      h("span", { class: "eco-pending-prompt", text: String(item.prompt ?? item.job_id) }),
+      h("span", { class: "eco-pending-prompt", text: String(entry.prompt ?? entry.job_id) }),
       h("span", { class: "eco-pending-facts", text: `${status}${age}${seed}` }));
   }
 
-  function renderPending() {
-    const pending = (model.get("pending") || []).filter((item) => item && item.job_id != null);
+  function render() {
+    const pending = (model.get("pending") || []).filter((entry) => entry && entry.job_id != null);
     const n = pending.length;
-    show(pendingBox, n > 0);
+    show(el, n > 0);
+    if (!n || !asking) setResuming(false);
     if (!n) {
-      resuming = false;
-      resumeButton.textContent = "Resume";
-      resumeButton.removeAttribute("aria-disabled");
+      setError(null);
       return;
     }
-    pendingTitle.textContent = `${plural(n, "job")} from an earlier session ${n === 1 ? "is" : "are"} still pending`;
-    const items = pending.slice(0, PENDING_SHOWN).map(pendingItem);
+    title.textContent = `${plural(n, "job")} from an earlier session ${n === 1 ? "is" : "are"} still pending`;
+    const items = pending.slice(0, PENDING_SHOWN).map(item);
     if (n > PENDING_SHOWN) items.push(h("li", { class: "eco-pending-item", text: `and ${n - PENDING_SHOWN} more` }));
-    pendingList.replaceChildren(...items);
+    list.replaceChildren(...items);
   }
+
+  render();
+  ctx.on("change:pending", render);
+  return { el };
+}
+
+function render({ model, el }) {
+  const uid = `eco${++viewCount}-${Math.random().toString(36).slice(2, 12)}`;
+  const listeners = [];
+  const on = (event, fn) => { model.on(event, fn); listeners.push([event, fn]); };
+  /** This view's requests not answered yet: request id → what to do with the answer. */
+  const awaiting = new Map();
+  let requestCount = 0;
+  const live = h("div", { class: "eco-sr-only", "aria-live": "polite", "aria-atomic": "true" });
+  let root = null;
+
+  const ctx = {
+    model, uid, on, runCount: 0,
+    videos: new Map(), // run key → {url, filename}
+    requested: new Set(), // run keys whose bytes this view asked for
+    autoplay: new Set(), // run keys to play as soon as they load
+    requestVideo(key, autoplay) {
+      if (autoplay) ctx.autoplay.add(key);
+      ctx.requested.add(key);
+      model.send({ type: "video", key });
+    },
+    /**
+     * Send `content` with a new request id (unique across views and page loads); the
+     * kernel's one answer to it goes to `onAnswer`. Returns the id.
+     */
+    ask(content, onAnswer) {
+      const request = `${uid}-q${++requestCount}`;
+      awaiting.set(request, onAnswer);
+      model.send({ ...content, request });
+      return request;
+    },
+    announce(messages) {
+      if (!messages.length) return;
+      live.textContent = messages.join(". ");
+    },
+    hasFocus: () => Boolean(root?.contains(document.activeElement)),
+    useSeed: (seed) => form.useSeed(seed),
+  };
+
+  const pendingBanner = createPendingBanner(ctx);
+  const form = createForm(ctx);
 
   // ---- runs -------------------------------------------------------------------------
   const cards = new Map();
@@ -647,15 +766,9 @@ function render({ model, el }) {
   const gridSummary = h("p", { class: "eco-grid-summary" });
   const gridList = h("div", { class: "eco-grid-list" });
   const grid = h("section", { class: "eco-grid", "aria-label": "Videos", hidden: true }, gridSummary, gridList);
-  const live = h("div", { class: "eco-sr-only", "aria-live": "polite", "aria-atomic": "true" });
   const footer = h("p", { class: "eco-footer" });
   let initialized = false;
   let ticker = null;
-
-  function announce(messages) {
-    if (!messages.length) return;
-    live.textContent = messages.join(". ");
-  }
 
   function place(parent, node, index) {
     if (parent.children[index] !== node) parent.insertBefore(node, parent.children[index] ?? null);
@@ -711,7 +824,7 @@ function render({ model, el }) {
     });
     // The grid shows the items in the order they were given: oldest first.
     if (gridMode) [...runs].reverse().forEach((run, i) => place(gridList, cards.get(String(run.key)).el, i));
-    show(form, !gridMode);
+    show(form.el, !gridMode);
     show(currentSlot, !gridMode);
     show(grid, gridMode);
     gridSummary.textContent = gridMode ? gridText(runs) : "";
@@ -723,7 +836,7 @@ function render({ model, el }) {
     }
     show(history, !gridMode && runs.length > 1);
     historyTitle.textContent = `Earlier (${runs.length - 1})`;
-    announce(messages);
+    ctx.announce(messages);
     renderFooter(runs);
     const anyActive = runs.some((run) => run.active);
     if (anyActive && !ticker) ticker = setInterval(tickAll, 1000);
@@ -754,9 +867,20 @@ function render({ model, el }) {
     ctx.autoplay.delete(key);
   }
 
-  /** Replies to `{type: "video"}` requests; another view's replies are ignored. */
+  /**
+   * The kernel's custom messages, which every view receives: answers to this view's
+   * requests, and replies to its `{type: "video"}` requests. Another view's are ignored.
+   */
   function onCustom(msg, buffers) {
-    if (!msg || typeof msg !== "object" || !ctx.requested.has(String(msg.key))) return;
+    if (!msg || typeof msg !== "object") return;
+    if (msg.type === "answer") {
+      const onAnswer = typeof msg.request === "string" ? awaiting.get(msg.request) : undefined;
+      if (!onAnswer) return;
+      awaiting.delete(msg.request);
+      onAnswer(msg);
+      return;
+    }
+    if (!ctx.requested.has(String(msg.key))) return;
     const key = String(msg.key);
     const card = cards.get(key);
     ctx.requested.delete(key);
@@ -773,42 +897,25 @@ function render({ model, el }) {
   }
 
   // ---- wiring -----------------------------------------------------------------------
-  const root = h("div", { class: "eco-widget" }, pendingBox, form, currentSlot, history, grid, footer, live);
+  root = h("div", { class: "eco-widget" }, pendingBanner.el, form.el, currentSlot, history, grid, footer, live);
   // Keys typed in the widget are not notebook shortcuts (Escape still leaves the widget).
   root.addEventListener("keydown", (event) => { if (event.key !== "Escape") event.stopPropagation(); });
   el.append(root);
 
-  applyLimits();
-  for (const name of ["prompt", ...PARAM_NAMES]) {
-    syncInput(name);
-    on(`change:${name}`, () => syncInput(name));
-  }
-  renderErrors();
   renderRuns();
-  renderPending();
-  on("change:limits", () => { applyLimits(); updateBilled(); });
-  on("change:form_error", () => {
-    formErrorSeq += 1;
-    formErrorVisible = true;
-    renderErrors();
-    const error = model.get("form_error");
-    if (!error) return;
-    if (!Object.hasOwn(inputs, error.param)) return;
-    if (root.contains(document.activeElement)) inputs[error.param].focus();
-    announce([String(error.message)]);
-  });
   on("change:runs", renderRuns);
   on("change:mode", renderRuns);
-  on("change:pending", renderPending);
   on("change:backend", () => renderFooter());
   on("change:max_active", () => renderFooter());
   on("msg:custom", onCustom);
 
   return () => {
-    flushSave();
+    form.destroy();
     for (const [event, fn] of listeners) model.off(event, fn);
-    for (const t of timers) clearTimeout(t);
+    listeners.length = 0;
+    awaiting.clear();
     clearInterval(ticker);
+    ticker = null;
     for (const card of cards.values()) card.destroy();
     for (const key of [...ctx.videos.keys()]) dropVideo(key);
     cards.clear();
