@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.jupyter import (
     CHROMIUM,
@@ -31,6 +32,8 @@ HARNESS = Path(__file__).resolve().parent / "harness"
 STATIC = ROOT / "eco_widget" / "static"
 SHOTS = screenshots_dir(Path(tempfile.gettempdir()) / "eco-shots")
 XSS = '<img src=x onerror="window.__xss=1">'
+# `${uid}-q${n}`: the view's uid (a count and a random part), then the request's number.
+REQUEST_ID = re.compile(r"eco\d+-[a-z0-9]+-q\d+")
 CURRENT_VIDEO_PLAYABLE = """() => {
     const v = document.querySelector('.eco-current video');
     return v !== null && v.readyState >= 2 && v.videoWidth === 832;
@@ -169,6 +172,21 @@ def sent(page: Any, kind: str | None = None) -> list[dict[str, Any]]:
     return page.evaluate("kind => harness.sent.filter(m => !kind || m.type === kind)", kind)
 
 
+def requests(page: Any, kind: str) -> list[dict[str, Any]]:
+    """The ``kind`` messages sent, each without its request id, once every id was checked
+    to be well formed and used only once."""
+    messages = sent(page, kind)
+    ids = [message.get("request") for message in messages]
+    assert all(isinstance(i, str) and REQUEST_ID.fullmatch(i) for i in ids), ids
+    assert len(set(ids)) == len(ids), ids
+    return [{k: v for k, v in message.items() if k != "request"} for message in messages]
+
+
+def answers(page: Any) -> list[dict[str, Any]]:
+    """Every answer the fake kernel sent, in order."""
+    return page.evaluate("() => harness.answers")
+
+
 def model(page: Any, name: str) -> Any:
     return page.evaluate("name => harness.model.get(name)", name)
 
@@ -217,7 +235,7 @@ def test_ctrl_enter_submits_the_params(harness):
     field(harness, "Seed").fill("42")
     prompt.press("Control+Enter")
     harness.wait_for_function("() => harness.sent.some(m => m.type === 'generate')")
-    assert sent(harness, "generate") == [
+    assert requests(harness, "generate") == [
         {
             "type": "generate",
             "params": {
@@ -381,6 +399,179 @@ def test_the_form_is_usable_by_keyboard(harness):
     harness.wait_for_function("() => harness.sent.some(m => m.type === 'generate')")
 
 
+# -- generate requests and the kernel's answers -------------------------------------------
+FPS_REFUSAL = "fps must be an integer from 1 to 60; got 0."
+STATUS = ".eco-form-status"
+
+
+def view(page: Any, index: int) -> Any:
+    return page.locator(".harness-view").nth(index)
+
+
+def test_two_quick_clicks_send_two_generate_requests(harness):
+    mount(harness, prompt="a kite over a beach", seed=5)
+    harness.evaluate("() => { harness.simulateKernel(60_000); harness.hold(); }")
+    generate = harness.get_by_role("button", name="Generate", exact=True)
+    generate.click()
+    generate.click()
+    # No lock, no guess: two requests, each waiting for its own answer.
+    messages = requests(harness, "generate")
+    assert len(messages) == 2
+    assert messages[0] == messages[1]
+    assert messages[0]["params"]["prompt"] == "a kite over a beach"
+    expect(harness.locator(STATUS)).to_have_text("Starting 2 runs…")
+    assert harness.locator(STATUS).get_attribute("role") == "status"
+    assert harness.evaluate("() => harness.release()") == 2
+    ids = [message["request"] for message in sent(harness, "generate")]
+    assert answers(harness) == [
+        {"type": "answer", "request": ids[0], "ok": True, "run": "r1"},
+        {"type": "answer", "request": ids[1], "ok": True, "run": "r2"},
+    ]
+    expect(harness.locator(STATUS)).to_have_text("")
+    keys = harness.locator(".eco-run").evaluate_all("cs => cs.map(c => c.dataset.key)")
+    assert keys == ["r2", "r1"]
+    assert not harness.locator(".eco-field-error, .eco-form-error").first.is_visible()
+
+
+def test_a_refused_generate_shows_the_error_on_its_field_and_keeps_the_values(harness):
+    mount(harness, prompt="a red balloon", num_frames=21, seed=7)
+    harness.evaluate("m => harness.refuse('generate', m, 'fps')", FPS_REFUSAL)
+    generate = harness.get_by_role("button", name="Generate", exact=True)
+    generate.click()
+    fps = field(harness, "FPS")
+    fps_error = harness.locator(".eco-field--fps .eco-field-error")
+    expect(fps_error).to_have_text(FPS_REFUSAL)
+    expect(fps).to_have_attribute("aria-invalid", "true")
+    expect(fps).to_be_focused()  # the focus was in the widget (on Generate)
+    expect(harness.locator(STATUS)).to_have_text("")
+    request = sent(harness, "generate")[0]["request"]
+    assert answers(harness) == [
+        {"type": "answer", "request": request, "ok": False, "param": "fps", "message": FPS_REFUSAL}
+    ]
+    values = [
+        harness.get_by_role("textbox", name="Prompt").input_value(),
+        *(field(harness, name).input_value() for name in ("Frames", "FPS", "Seed")),
+    ]
+    assert values == ["a red balloon", "21", "16", "7"]
+    assert model(harness, "form_error") == {"param": "fps", "message": FPS_REFUSAL}
+
+    # Editing hides it; the same refusal again leaves the trait as it was, and the
+    # answer alone shows it.
+    fps.fill("16")
+    expect(fps_error).to_be_hidden()
+    generate.click()
+    harness.wait_for_function("() => harness.answers.length === 2")
+    expect(fps_error).to_have_text(FPS_REFUSAL)
+    expect(fps).to_have_attribute("aria-invalid", "true")
+
+    # A refusal about no field (or about something that is no field) goes under the
+    # form, as text.
+    general = harness.locator(".eco-form-error")
+    for param in (None, "colour"):
+        harness.evaluate("([m, p]) => harness.refuse('generate', m, p)", [XSS, param])
+        generate.click()
+        expect(general).to_have_text(XSS)
+        expect(fps_error).to_be_hidden()
+    assert general.get_attribute("role") == "alert"
+    assert harness.locator(".eco-widget img").count() == 0
+    assert harness.evaluate("() => window.__xss") is None
+
+    # Accepted: the error goes.
+    harness.evaluate("() => harness.accept('generate')")
+    generate.click()
+    harness.wait_for_function("() => harness.answers.at(-1).ok === true")
+    expect(general).to_be_hidden()
+    assert len(requests(harness, "generate")) == 5
+    assert values == [
+        harness.get_by_role("textbox", name="Prompt").input_value(),
+        *(field(harness, name).input_value() for name in ("Frames", "FPS", "Seed")),
+    ]
+
+
+def test_an_answer_to_another_views_request_is_ignored(harness):
+    mount(harness, prompt="a koi pond")
+    harness.evaluate("() => { harness.addView(); harness.hold(); }")
+    first, second = view(harness, 0), view(harness, 1)
+    first.get_by_role("button", name="Generate", exact=True).click()
+    expect(first.locator(STATUS)).to_have_text("Starting…")
+    expect(second.locator(STATUS)).to_have_text("")
+    # Answers to requests this view never sent: refused and accepted.
+    harness.evaluate(
+        """m => {
+            harness.model.reply({type: 'answer', request: 'eco99-zzzzz-q1', ok: false,
+                                 param: 'fps', message: m});
+            harness.model.reply({type: 'answer', request: 'eco99-zzzzz-q2', ok: true, run: 'r9'});
+            harness.model.reply({type: 'answer', ok: false, param: null, message: m});
+        }""",
+        FPS_REFUSAL,
+    )
+    for each in (first, second):
+        expect(each.locator(".eco-field-error:visible, .eco-form-error:visible")).to_have_count(0)
+    expect(first.locator(STATUS)).to_have_text("Starting…")
+
+    # The refusal of the first view's request (without a new `form_error`) shows in the
+    # first view only.
+    harness.evaluate("m => harness.refuse('generate', m, 'fps', {trait: false})", FPS_REFUSAL)
+    harness.evaluate("() => harness.release()")
+    expect(first.locator(".eco-field--fps .eco-field-error")).to_have_text(FPS_REFUSAL)
+    expect(first.locator(STATUS)).to_have_text("")
+    expect(second.locator(".eco-field-error:visible, .eco-form-error:visible")).to_have_count(0)
+
+
+def test_no_outcome_changes_while_the_answer_is_delayed(harness):
+    harness.clock.install()
+    harness.clock.pause_at(1_800_000_000_000)
+    # A refusal is standing from before; pressing Generate again hides it.
+    form_error = {"param": "fps", "message": FPS_REFUSAL}
+    mount(harness, prompt="a red balloon", form_error=form_error)
+    fps_error = harness.locator(".eco-field--fps .eco-field-error")
+    expect(fps_error).to_have_text(FPS_REFUSAL)
+    harness.evaluate("() => harness.hold()")
+    harness.get_by_role("textbox", name="Prompt").press("Control+Enter")
+    expect(harness.locator(STATUS)).to_have_text("Starting…")
+    expect(fps_error).to_be_hidden()
+
+    # Seconds go by without an answer: nothing is decided, nothing is locked.
+    harness.clock.run_for(5000)
+    expect(harness.locator(STATUS)).to_have_text("Starting…")
+    expect(harness.locator(".eco-field-error:visible, .eco-form-error:visible")).to_have_count(0)
+    assert field(harness, "FPS").get_attribute("aria-invalid") is None
+    assert len(sent(harness, "generate")) == 1
+    assert answers(harness) == []
+
+    # The answer comes: the same refusal (the trait does not change), shown from it.
+    harness.evaluate(
+        "m => { harness.refuse('generate', m, 'fps'); harness.release(); }", FPS_REFUSAL
+    )
+    expect(fps_error).to_have_text(FPS_REFUSAL)
+    expect(harness.locator(STATUS)).to_have_text("")
+
+    # Again, delayed, then accepted: no error at any point.
+    harness.evaluate("() => { harness.accept('generate'); harness.hold(); }")
+    harness.get_by_role("button", name="Generate", exact=True).click()
+    harness.clock.run_for(5000)
+    expect(harness.locator(STATUS)).to_have_text("Starting…")
+    expect(fps_error).to_be_hidden()
+    harness.evaluate("() => harness.release()")
+    expect(harness.locator(STATUS)).to_have_text("")
+    expect(fps_error).to_be_hidden()
+    assert model(harness, "form_error") is None
+    assert [answer["ok"] for answer in answers(harness)] == [False, True]
+
+
+def test_answers_after_the_view_is_gone_change_nothing(harness):
+    mount(harness, prompt="a lighthouse in fog")
+    set_runs(harness, {"key": "r1", "phase": "processing"})
+    harness.evaluate("() => harness.hold()")
+    harness.get_by_role("button", name="Generate", exact=True).click()
+    harness.get_by_role("button", name="Stop waiting").click()
+    harness.evaluate("() => harness.unmount(0)")
+    assert harness.evaluate("() => harness.model.listenerCount()") == 0
+    harness.evaluate("() => { harness.refuse('stop', 'no'); harness.release(); }")
+    assert len(answers(harness)) == 2
+    assert harness.locator(".eco-widget").count() == 0
+
+
 # -- a run --------------------------------------------------------------------------------
 def test_a_run_goes_through_its_phases(harness):
     mount(harness)
@@ -454,7 +645,12 @@ def test_stop_waiting_sends_stop_and_says_the_job_goes_on(harness):
     assert "keeps running on the server" in hint.text_content()
     assert hint.get_attribute("id") in stop.get_attribute("aria-describedby")
     stop.click()
-    assert sent(harness, "stop") == [{"type": "stop", "key": "r7"}]
+    assert requests(harness, "stop") == [{"type": "stop", "key": "r7"}]
+    # The kernel accepted: "Stopping…" stays until the run is no longer active.
+    expect(harness.locator(".eco-current .eco-stop")).to_have_text("Stopping…")
+    assert answers(harness) == [
+        {"type": "answer", "request": sent(harness, "stop")[0]["request"], "ok": True, "run": "r7"}
+    ]
     stopping = harness.get_by_role("button", name="Stopping…")
     assert stopping.get_attribute("aria-disabled") == "true"
     stopping.evaluate("button => button.click()")
@@ -465,6 +661,37 @@ def test_stop_waiting_sends_stop_and_says_the_job_goes_on(harness):
     assert harness.locator(".eco-current .eco-stop").is_hidden()
     assert live_text(harness) == "Stopped waiting. The job goes on on the server."
     assert harness.locator(".eco-current .eco-run-meta").text_content().startswith("Job vid_")
+
+
+def test_a_refused_stop_says_why_and_can_be_tried_again(harness):
+    mount(harness)
+    set_runs(harness, {"key": "r7", "phase": "processing", "fraction": 0.3})
+    reason = "Run r7 is finishing: " + XSS
+    harness.evaluate("m => { harness.refuse('stop', m); harness.hold(); }", reason)
+    stop = harness.locator(".eco-current .eco-stop")
+    stop.click()
+    # Unanswered: "Stopping…", whatever the time it takes.
+    expect(stop).to_have_text("Stopping…")
+    expect(stop).to_have_attribute("aria-disabled", "true")
+    harness.evaluate("() => harness.release()")
+    note = harness.locator(".eco-current .eco-note")
+    expect(note).to_have_text(reason)
+    assert "eco-note--error" in note.get_attribute("class")
+    expect(stop).to_have_text("Stop waiting")
+    expect(stop).not_to_have_attribute("aria-disabled", "true")
+    assert live_text(harness) == reason
+    assert harness.locator(".eco-widget img").count() == 0
+    assert harness.evaluate("() => window.__xss") is None
+    # The run updates: the reason stays while it is active.
+    set_runs(harness, {"key": "r7", "phase": "processing", "fraction": 0.5})
+    expect(note).to_have_text(reason)
+
+    harness.evaluate("() => harness.accept('stop')")
+    stop.click()
+    expect(stop).to_have_text("Stopping…")
+    expect(note).to_be_hidden()
+    assert requests(harness, "stop") == [{"type": "stop", "key": "r7"}] * 2
+    assert [answer["ok"] for answer in answers(harness)] == [False, True]
 
 
 def test_errors_are_shown_in_plain_words_and_the_form_keeps_its_values(harness):
@@ -825,7 +1052,7 @@ def test_a_grid_card_can_stop_waiting(harness):
     mount(harness, mode="grid")
     set_runs(harness, {"key": "r2", "phase": "queued"}, {"key": "r1", "phase": "processing"})
     harness.locator(".eco-run[data-key='r2']").get_by_role("button", name="Stop waiting").click()
-    assert sent(harness, "stop") == [{"type": "stop", "key": "r2"}]
+    assert requests(harness, "stop") == [{"type": "stop", "key": "r2"}]
 
 
 def test_the_mode_can_change_and_the_cards_move(harness):
@@ -885,7 +1112,13 @@ def test_the_pending_banner_offers_resume(harness):
     busy = banner.get_by_role("button", name="Resuming…")
     assert busy.get_attribute("aria-disabled") == "true"
     busy.click(force=True)  # a second click while resuming sends nothing more
-    assert sent(harness, "resume") == [{"type": "resume"}]
+    assert requests(harness, "resume") == [{"type": "resume"}]
+    # Accepted: "Resuming…" until `pending` empties.
+    request = sent(harness, "resume")[0]["request"]
+    assert answers(harness) == [
+        {"type": "answer", "request": request, "ok": True, "runs": ["r1", "r2"]}
+    ]
+    assert busy.get_attribute("aria-disabled") == "true"
     harness.evaluate("() => harness.model.pyset('pending', [])")
     assert not banner.is_visible()
 
@@ -893,6 +1126,33 @@ def test_the_pending_banner_offers_resume(harness):
     title = banner.locator(".eco-pending-title").text_content()
     assert title == "1 job from an earlier session is still pending"
     assert banner.get_by_role("button", name="Resume").is_enabled()
+
+
+def test_a_refused_resume_says_why_in_the_banner(harness):
+    mount(harness, pending=PENDING)
+    banner = harness.get_by_role("region", name="Jobs from an earlier session")
+    reason = "The journal cannot be read: " + XSS
+    harness.evaluate("m => { harness.refuse('resume', m); harness.hold(); }", reason)
+    banner.get_by_role("button", name="Resume").click()
+    busy = banner.get_by_role("button", name="Resuming…")
+    expect(busy).to_have_attribute("aria-disabled", "true")
+    harness.evaluate("() => harness.release()")
+    error = banner.locator(".eco-pending-error")
+    expect(error).to_have_text(reason)
+    assert error.get_attribute("role") == "alert"
+    resume = banner.get_by_role("button", name="Resume")
+    expect(resume).not_to_have_attribute("aria-disabled", "true")
+    assert harness.locator(".eco-widget img").count() == 0
+    assert harness.evaluate("() => window.__xss") is None
+
+    harness.evaluate("() => harness.accept('resume')")
+    resume.click()
+    expect(busy).to_be_visible()
+    expect(error).to_be_hidden()
+    assert requests(harness, "resume") == [{"type": "resume"}] * 2
+    assert answers(harness)[-1]["runs"] == ["r1", "r2"]
+    harness.evaluate("() => harness.model.pyset('pending', [])")
+    assert not banner.is_visible()
 
 
 def test_a_long_offer_shows_the_first_five(harness):

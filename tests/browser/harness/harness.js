@@ -1,8 +1,10 @@
 /**
  * A test bench for static/widget.js without a kernel: a fake anywidget model, views
  * mounted into a notebook-like page, and a scripted "kernel" that answers the view's
- * messages. Tests drive it through `window.harness`; open `index.html?demo` by hand to
- * play with a simulated kernel.
+ * messages as PROTOCOL.md says: every generate, stop and resume request gets one
+ * `{type: "answer", request, ok, ...}`, accepted unless a test called `refuse()`, at once
+ * unless a test called `hold()`. Tests drive it through `window.harness`; open
+ * `index.html?demo` by hand to play with a simulated kernel.
  */
 import widget from "/static/widget.js";
 
@@ -45,6 +47,8 @@ const LIMITS = {
 };
 
 const clone = (value) => (value === undefined ? undefined : structuredClone(value));
+/** The messages that carry a request id and get an answer. */
+const REQUESTS = ["generate", "stop", "resume"];
 
 /** anywidget's model as a view sees it: get/set/save_changes/on/off/send. */
 class FakeModel {
@@ -100,6 +104,12 @@ class FakeModel {
   pyset(name, value) {
     this.state[name] = clone(value);
     this.emit(`change:${name}`, this.state[name]);
+  }
+
+  /** A trait set in Python: like traitlets, an equal value changes nothing. */
+  pysetIfChanged(name, value) {
+    if (JSON.stringify(this.state[name]) === JSON.stringify(value ?? null)) return;
+    this.pyset(name, value);
   }
 
   /** A custom message from the kernel. */
@@ -171,7 +181,16 @@ const harness = {
   /** Answer `{type: "video"}` requests by itself (with `mp4`, or video_missing). */
   autoReply: true,
   videoDelayMs: 0,
+  /** `simulateKernel()`'s handler of requests: it returns the fields of an accepting answer. */
   simulation: null,
+  /** Request type → `{param, message, trait}`: the kernel refuses such requests. */
+  refusals: {},
+  /** While true, requests wait in `held` (a busy kernel) until `release()`. */
+  holding: false,
+  held: [],
+  /** Every answer the kernel sent, in order. */
+  answers: [],
+  runCount: 0,
 
   defaultState() {
     return {
@@ -184,6 +203,7 @@ const harness = {
   /** A fresh model with `state` over the defaults, and one view of it. */
   mount(state = {}) {
     this.unmountAll();
+    Object.assign(this, { simulation: null, refusals: {}, holding: false, held: [], answers: [], runCount: 0 });
     this.model = new FakeModel({ ...this.defaultState(), ...state });
     this.model.onSend = (content) => this.kernel(content);
     return this.addView();
@@ -234,7 +254,63 @@ const harness = {
     if (content?.type === "video" && this.autoReply) {
       setTimeout(() => this.replyVideo(content.key), this.videoDelayMs);
     }
-    this.simulation?.(content);
+    if (!REQUESTS.includes(content?.type)) return;
+    if (this.holding) this.held.push(clone(content));
+    else this.handle(content);
+  },
+
+  /**
+   * Refuse the requests of `type` ("generate", "stop" or "resume") from now on, with
+   * `message` about `param` (a form field or null). A refused generate sets the
+   * `form_error` trait first, as Python does, unless `trait` is false.
+   */
+  refuse(type, message, param = null, { trait = true } = {}) {
+    this.refusals[type] = { message, param, trait };
+  },
+
+  /** Accept the requests of `type` again. */
+  accept(type) {
+    delete this.refusals[type];
+  },
+
+  /** Keep the requests from now on unanswered (a busy kernel). */
+  hold() {
+    this.holding = true;
+  },
+
+  /** Answer the held requests, in order, and stop holding; returns how many. */
+  release() {
+    this.holding = false;
+    const held = this.held.splice(0);
+    for (const content of held) this.handle(content);
+    return held.length;
+  },
+
+  /** An answer from the kernel, as every view receives it. */
+  answer(request, fields) {
+    const answer = { type: "answer", request, ...fields };
+    this.answers.push(answer);
+    this.model.reply(answer);
+  },
+
+  /** Do what the kernel does with one request, and answer it. */
+  handle(content) {
+    const refusal = this.refusals[content.type];
+    if (refusal) {
+      const error = { param: refusal.param ?? null, message: refusal.message };
+      if (content.type === "generate" && refusal.trait) this.model.pysetIfChanged("form_error", error);
+      this.answer(content.request, { ok: false, ...error });
+      return;
+    }
+    if (content.type === "generate") this.model.pysetIfChanged("form_error", null);
+    const simulated = this.simulation?.(content);
+    if (simulated) this.answer(content.request, { ok: true, ...simulated });
+    else if (content.type === "generate") this.answer(content.request, { ok: true, run: `r${++this.runCount}` });
+    else if (content.type === "stop") this.answer(content.request, { ok: true, run: content.key });
+    else {
+      const runs = (this.model.get("pending") || []).map(() => `r${++this.runCount}`);
+      this.answer(content.request, { ok: true, runs });
+    }
   },
 
   /** Send the MP4 for run `key` as the kernel does: a DataView in buffers[0]. */
@@ -272,11 +348,10 @@ const harness = {
   },
 
   /**
-   * A kernel that runs each Generate through every phase, `stepMs` apart, and answers
-   * stop messages; videos come from `mp4`.
+   * A kernel that runs each accepted Generate through every phase, `stepMs` apart, and
+   * stops waiting for a run on Stop; videos come from `mp4`.
    */
   simulateKernel(stepMs = 120) {
-    let count = 0;
     const timers = new Map();
     const update = (key, fields) => {
       const runs = this.model.get("runs").map((run) => (run.key === key ? { ...run, ...fields } : run));
@@ -287,16 +362,16 @@ const harness = {
         clearTimeout(timers.get(content.key));
         const note = "Stopped waiting. The job goes on on the server: pick it up later by its id.";
         update(content.key, { phase: "stopped", phase_label: "Stopped waiting", active: false, eta_seconds: null, note });
-        return;
+        return { run: content.key };
       }
-      if (content.type !== "generate") return;
+      if (content.type !== "generate") return undefined;
       const params = { ...content.params, seed: content.params.seed ?? 4242 };
-      const key = `r${++count}`;
+      const n = ++this.runCount;
+      const key = `r${n}`;
       const base = makeRun({ ...params, key, phase: "submitting", started_at: Date.now(), elapsed_seconds: 0 });
-      this.model.pyset("form_error", null);
       this.model.pyset("runs", [base, ...(this.model.get("runs") || [])]);
       const steps = [
-        { phase: "queued", phase_label: "Queued", fraction: 0.05, job_id: `vid_${"0".repeat(23)}${count}` },
+        { phase: "queued", phase_label: "Queued", fraction: 0.05, job_id: `vid_${"0".repeat(23)}${n}` },
         { phase: "processing", phase_label: "Processing, 30 %", fraction: 0.3, estimated: false },
         { phase: "processing", phase_label: "Processing, 70 %", fraction: 0.7, estimated: false },
         { phase: "downloading", phase_label: "Downloading", fraction: 0.95 },
@@ -307,6 +382,7 @@ const harness = {
         if (i + 1 < steps.length) timers.set(key, setTimeout(() => next(i + 1), stepMs));
       };
       timers.set(key, setTimeout(() => next(0), stepMs));
+      return { run: key };
     };
   },
 };
