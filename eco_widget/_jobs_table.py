@@ -16,14 +16,20 @@ from pathlib import Path
 from typing import Any, overload
 
 from ._exceptions import InvalidParameterError
-from ._journal import EXPIRED, LOST, Journal, JournalEntry
+from ._journal import EXPIRED, LOST, SUBMITTING, Journal, JournalEntry
+from ._journal_entry import UNKNOWN_OUTCOME, from_earlier_session
 
 __all__ = ["STATUSES", "JobsTable", "jobs"]
 
 #: The statuses a journal entry can have: the server's, then the journal's own.
-STATUSES = ("queued", "processing", "completed", "failed", EXPIRED, LOST)
+STATUSES = ("queued", "processing", "completed", "failed", EXPIRED, LOST, SUBMITTING)
 _PROMPT_WIDTH = 48
 _RESUME_HINT = "eco_widget.Client().resume() or `ecovideo resume` fetches them"
+_UNKNOWN_HINT = (
+    "reply was lost, so their job ids are unknown: the jobs may have been created and "
+    "billed. Their parameters and seeds are above (`to_records()`), to make the same "
+    "videos again."
+)
 _HEADERS = ("job id", "status", "submitted", "seed", "frames", "video", "prompt")
 
 
@@ -102,7 +108,7 @@ class JobsTable(Sequence[JournalEntry]):
     def _row(self, entry: JournalEntry) -> tuple[str, ...]:
         frames = f"{entry.num_frames}@{entry.fps}" if entry.num_frames and entry.fps else "?"
         row = (
-            entry.job_id,
+            "—" if entry.is_unknown else entry.job_id,
             _status(entry),
             _when(entry.submitted_at, self.now),
             "?" if entry.seed is None else str(entry.seed),
@@ -125,11 +131,16 @@ class JobsTable(Sequence[JournalEntry]):
 
     def footer(self) -> str | None:
         """What to do about the jobs whose video is not saved yet, if any."""
+        notes = []
         waiting = sum(1 for entry in self._entries if _recoverable(entry, self.now))
-        if not waiting:
-            return None
-        noun = "job is" if waiting == 1 else "jobs are"
-        return f"{waiting} {noun} not saved yet: {_RESUME_HINT}"
+        if waiting:
+            noun = "job is" if waiting == 1 else "jobs are"
+            notes.append(f"{waiting} {noun} not saved yet: {_RESUME_HINT}")
+        unknown = sum(1 for entry in self._entries if _unknown(entry))
+        if unknown:
+            noun = "submission's" if unknown == 1 else "submissions'"
+            notes.append(f"{unknown} {noun} {_UNKNOWN_HINT}")
+        return "\n".join(notes) or None
 
     # -- the views ----------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -197,6 +208,10 @@ def video_note(entry: JournalEntry, now: float | None = None, *, short: bool = F
         if not os.path.exists(entry.saved_path):
             return f"file missing: {where}"
         return f"file changed: {where}"
+    if entry.is_unknown:
+        if not _unknown(entry):
+            return "being submitted"
+        return entry.error_message or "no reply to the submission (the process ended)"
     if entry.status == "failed":
         return f"failed: {entry.error_message}" if entry.error_message else "failed"
     if entry.status == LOST:
@@ -221,12 +236,20 @@ def _short_path(path: str) -> str:
 def _recoverable(entry: JournalEntry, now: float) -> bool:
     return (
         entry.saved_path is None
-        and entry.status not in ("failed", EXPIRED, LOST)
+        and entry.status not in ("failed", EXPIRED, LOST, SUBMITTING)
         and not entry.is_expired(now)
     )
 
 
+def _unknown(entry: JournalEntry) -> bool:
+    """A submission whose reply was lost, or whose process ended before it came (one
+    that a live process is sending now is not unknown yet)."""
+    return entry.is_unknown and (entry.error_message is not None or from_earlier_session(entry))
+
+
 def _status(entry: JournalEntry) -> str:
+    if entry.is_unknown:
+        return UNKNOWN_OUTCOME if _unknown(entry) else "submitting"
     if entry.status == "processing" and entry.progress is not None:
         return f"processing {entry.progress:.0%}"
     return entry.status
@@ -281,6 +304,7 @@ _TH = f'style="{_CELL};font-weight:600;opacity:.75"'
 _MONO = ";font-family:var(--jp-code-font-family,monospace)"
 _CAPTION = 'style="font-size:12px;opacity:.75;margin:2px 0"'
 _STATUS_COLOURS = {
+    SUBMITTING: "var(--jp-warn-color1,#c77c02)",
     "completed": "var(--jp-success-color1,#3c9a5f)",
     "failed": "var(--jp-error-color1,#d9534f)",
     EXPIRED: "var(--jp-warn-color1,#d9822b)",

@@ -12,8 +12,17 @@ from typing import Any
 
 from ._models import TERMINAL, Job
 from ._params import VideoParams
+from ._process import process_running
 
-__all__ = ["EXPIRED", "LOST", "SUBMITTING", "JournalEntry", "session_id"]
+__all__ = [
+    "EXPIRED",
+    "LOST",
+    "SUBMITTING",
+    "UNKNOWN_OUTCOME",
+    "JournalEntry",
+    "from_earlier_session",
+    "session_id",
+]
 
 #: Local statuses: completed but the URL expired before the video was saved; unknown to
 #: the server (404) when looked up again.
@@ -132,3 +141,20 @@ class JournalEntry:
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def from_earlier_session(entry: JournalEntry) -> bool:
+    """True when ``entry`` was submitted by a session that has ended: another process
+    of this host that is no longer running, another host, or (same process id) an
+    earlier session token. Jobs of a live process are that process's to follow."""
+    if entry.session is None:
+        return True
+    current = session_id()
+    if entry.session == current:
+        return False
+    host, _, rest = entry.session.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != current.partition(":")[0] or not pid_text.isdigit():
+        return True
+    pid = int(pid_text)
+    return pid == os.getpid() or not process_running(pid)

@@ -8,12 +8,10 @@ id, prompt, seed, last known status and when it was submitted. Never a key, neve
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
-from . import _journal
 from ._exceptions import EcoVideoError
-from ._process import process_running
+from ._journal_entry import from_earlier_session
 from ._widget_run import FOLLOWED
 
 if TYPE_CHECKING:
@@ -21,23 +19,6 @@ if TYPE_CHECKING:
     from ._journal import JournalEntry
 
 __all__ = ["from_earlier_session", "pending_entries", "pending_offer"]
-
-
-def from_earlier_session(entry: JournalEntry) -> bool:
-    """True when ``entry`` was submitted by a session that has ended: another process
-    of this host that is no longer running, another host, or (same process id) an
-    earlier session token. Jobs of a live process are that process's to follow."""
-    if entry.session is None:
-        return True
-    current = _journal.session_id()
-    if entry.session == current:
-        return False
-    host, _, rest = entry.session.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != current.partition(":")[0] or not pid_text.isdigit():
-        return True
-    pid = int(pid_text)
-    return pid == os.getpid() or not process_running(pid)
 
 
 def pending_entries(client: AsyncClient) -> list[JournalEntry]:
