@@ -12,6 +12,10 @@ the round trip of a trivial cell (``1+1``: execute request → reply) sampled ev
   the figures are the widget's own cost;
 - the same with the embedded sandbox (``ECOHASH_BASE_URL=sandbox``, profile ``fast``),
   whose renderer runs in the kernel's own process;
+- 5 widget jobs (embedded sandbox, whose jobs change status within those seconds)
+  while another process holds the job journal's write lock (``BEGIN IMMEDIATE``) for
+  2 s, twice, from just after the jobs were submitted: the jobs' journal writes wait,
+  the kernel should not;
 - the naive alternative: a cell that blocks on ``Client.generate()`` (a synchronous
   client sleeping between polls), with ``1+1`` sent just after it.
 
@@ -32,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -43,6 +48,8 @@ from jupyter_client.manager import start_new_kernel
 KEY = "eco_bench_widget_kernel"
 JOBS = 5
 FRAMES = 81
+#: Seconds the other process holds the journal's write lock, each of the two times.
+HOLD = 2.0
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -170,6 +177,89 @@ def start_widgets(kernel: Kernel, client_expr: str, tag: str) -> list[str]:
     return comm_ids
 
 
+_HOLDER = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], timeout=60, isolation_level=None)
+for line in sys.stdin:
+    if line.strip() != "lock":
+        break
+    db.execute("BEGIN IMMEDIATE")
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+    db.execute("COMMIT")
+    print("released", flush=True)
+"""
+
+
+class JournalLock:
+    """Another process that, for each :meth:`lock`, holds the journal's write lock for
+    ``HOLD`` seconds; what it says ("locked", "released") is read by a thread."""
+
+    def __init__(self, journal: Path):
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _HOLDER, str(journal), str(HOLD)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.strip())
+
+    def lock(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write("lock\n")
+        self.process.stdin.flush()
+
+    def said(self) -> list[str]:
+        lines = []
+        with suppress(queue.Empty):
+            while True:
+                lines.append(self.lines.get_nowait())
+        return lines
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def sample_locked(
+    kernel: Kernel, lock: JournalLock, spacing: float
+) -> tuple[list[float], list[float]]:
+    """``1+1`` round trips, one every ``spacing`` s, from now until the widget jobs are
+    done and the journal was locked twice (the second time as soon as the first lock
+    is released). Returns (all of them, those sent while the lock was held)."""
+    times: list[float] = []
+    held: list[float] = []
+    holding, released = False, 0
+    lock.lock()
+    while True:
+        for line in lock.said():
+            holding = line == "locked"
+            if line == "released":
+                released += 1
+                if released == 1:
+                    lock.lock()
+        kernel.drain()
+        if released == 2 and not kernel.active():
+            return times, held
+        seconds = kernel.round_trip()
+        times.append(seconds)
+        if holding:
+            held.append(seconds)
+        paced = time.monotonic() + spacing
+        while time.monotonic() < paced:
+            try:
+                kernel._handle(kernel.client.get_iopub_msg(timeout=paced - time.monotonic()))
+            except queue.Empty:
+                break
+
+
 def describe(label: str, seconds: list[float]) -> None:
     ms = sorted(1000 * s for s in seconds)
     p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
@@ -267,12 +357,12 @@ def main() -> None:
             )
             kernel = Kernel(env)
             try:
-                run_all(kernel, url, args)
+                run_all(kernel, url, args, tmp / "home" / "journal.sqlite3")
             finally:
                 kernel.shutdown()
 
 
-def run_all(kernel: Kernel, url: str, args: argparse.Namespace) -> None:
+def run_all(kernel: Kernel, url: str, args: argparse.Namespace, journal: Path) -> None:
     kernel.execute(
         "from eco_widget import AsyncClient, Client, PollPolicy, VideoWidget\n"
         "from eco_widget._sandbox import get_sandbox\n"
@@ -303,6 +393,23 @@ def run_all(kernel: Kernel, url: str, args: argparse.Namespace) -> None:
         f"5 widget jobs, embedded sandbox in the kernel ({time.monotonic() - began:.0f} s)",
         loaded,
     )
+
+    began = time.monotonic()
+    locked = start_widgets(kernel, "", "c")
+    kernel.until(
+        lambda: all(kernel.runs[c][0]["job_id"] for c in locked), "the jobs to be submitted"
+    )
+    lock = JournalLock(journal)
+    try:
+        loaded, held = sample_locked(kernel, lock, args.spacing)
+    finally:
+        lock.close()
+    describe(
+        f"5 widget jobs, journal locked {HOLD:.0f} s twice ({time.monotonic() - began:.0f} s)",
+        loaded,
+    )
+    if held:
+        describe("  of which while another process held the lock", held)
 
     blocked = []
     for i in range(args.naive):

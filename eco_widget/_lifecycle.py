@@ -14,7 +14,7 @@ from ._flows import Flow, Runtime, download_flow, expired_error, get_flow, submi
 from ._journal import EXPIRED, LOST, JournalEntry
 from ._models import Job
 from ._params import VideoParams
-from ._protocol import Acquire, Lookup, Notify, Record, UpdateCallback, WaitCallback
+from ._protocol import Acquire, Blocking, Lookup, Notify, Record, UpdateCallback, WaitCallback
 from ._sinks import FileSink, MemorySink
 from ._slots import Slot, SlotLimiter, SlotWait
 
@@ -100,7 +100,8 @@ def fetch_flow(
                 f"{job_id} is the journal's mark of a submission whose reply was lost: the "
                 "job may have been created, but its id is unknown (see eco_widget.jobs())",
             )
-        if entry.is_saved:
+        saved: bool = yield Blocking(lambda: entry.is_saved)  # a stat of the file
+        if saved:
             assert entry.saved_path is not None
             return entry.job.with_params(params), Path(entry.saved_path)
         if entry.is_expired(rt.wall()):

@@ -45,6 +45,7 @@ class Video:
         self.job = job
         self._data = data
         self.path = Path(path) if path is not None else None
+        self._size: int | None = None
 
     # -- facts ------------------------------------------------------------------------
     @property
@@ -57,11 +58,13 @@ class Video:
 
     @property
     def size(self) -> int:
-        """The file's size in bytes."""
+        """The video's size in bytes (the file's, read once)."""
         if self._data is not None:
             return len(self._data)
-        assert self.path is not None
-        return self.path.stat().st_size
+        if self._size is None:
+            assert self.path is not None
+            self._size = self.path.stat().st_size
+        return self._size
 
     @property
     def seed(self) -> int | None:

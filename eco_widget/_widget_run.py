@@ -399,7 +399,9 @@ async def _follow(
     with whatever was raised."""
     try:
         observer.start(RESUMING if run.attached else Phase.SUBMITTING)
-        return observer.done(await video)
+        done = await video
+        await asyncio.to_thread(lambda: done.size)  # the file's size, read off the loop
+        return observer.done(done)
     except asyncio.CancelledError:
         run.stopped(how_to_resume)
         raise

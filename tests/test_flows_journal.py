@@ -23,7 +23,17 @@ from eco_widget._flows import submit_flow, wait_flow
 from eco_widget._journal import EXPIRED, LOST, JournalEntry
 from eco_widget._lifecycle import fetch_flow, generate_flow
 from eco_widget._models import Job
-from eco_widget._protocol import Acquire, Lookup, Notify, Record, Reserve, Send, Sleep, Unreserve
+from eco_widget._protocol import (
+    Acquire,
+    Blocking,
+    Lookup,
+    Notify,
+    Record,
+    Reserve,
+    Send,
+    Sleep,
+    Unreserve,
+)
 from eco_widget._sinks import FileSink, MemorySink
 from eco_widget._slots import SlotLimiter, SlotWait
 from tests.stepper import FakeClock, Stepper, job_payload, response, runtime
@@ -199,6 +209,8 @@ def test_an_expired_job_is_reported_at_once_and_marked(clock):
     flow = fetch_flow(runtime(clock), "vid_1", lambda job: MemorySink(), wait=True)
     assert isinstance(next(flow), Lookup)
     step = flow.send(expired)
+    assert isinstance(step, Blocking)  # is its file saved? (a stat, off the loop)
+    step = flow.send(step.function())
     assert isinstance(step, Record) and step.outcome[0] == EXPIRED
     records.append(step)
     with pytest.raises(VideoExpiredError) as info:

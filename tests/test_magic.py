@@ -290,7 +290,7 @@ def test_resume_without_a_key_says_why(shell, monkeypatch, capsys):
 
 def test_resume_follows_the_pending_jobs_to_their_videos(shell, monkeypatch, capsys):
 
-    from eco_widget import Client, _journal
+    from eco_widget import Client, _journal, _journal_entry
 
     with Client(base_url="sandbox") as earlier:
         job = earlier.submit("left behind", num_frames=1, seed=4)
@@ -298,6 +298,7 @@ def test_resume_follows_the_pending_jobs_to_their_videos(shell, monkeypatch, cap
         journal = earlier.journal
     session = f"{_journal.session_id()}-restarted"  # as a restarted kernel's
     monkeypatch.setattr(_journal, "session_id", lambda: session)
+    monkeypatch.setattr(_journal_entry, "session_id", lambda: session)
 
     assert shell.run_line_magic("ecovideo", "--resume") is None
 

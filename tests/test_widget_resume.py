@@ -10,7 +10,14 @@ import time
 
 import pytest
 
-from eco_widget import AsyncClient, InvalidParameterError, Journal, VideoWidget, _journal
+from eco_widget import (
+    AsyncClient,
+    InvalidParameterError,
+    Journal,
+    VideoWidget,
+    _journal,
+    _journal_entry,
+)
 from tests.conftest import FAST_POLL, KEY
 from tests.widget_messages import SentMessages
 
@@ -49,6 +56,7 @@ def new_session(monkeypatch):
     def start() -> None:
         session = f"{_journal.session_id()}-restarted"
         monkeypatch.setattr(_journal, "session_id", lambda: session)
+        monkeypatch.setattr(_journal_entry, "session_id", lambda: session)
 
     return start
 
