@@ -1,4 +1,5 @@
-"""What the job journal costs: one write per submission and per status change.
+"""What the job journal costs: a row before each submission is sent, its job id from
+the reply, and one write per status change.
 
 Prints, for N jobs, the time of the journal's writes alone (durable ``synchronous=FULL``
 as eco_widget uses it, against the faster but crash-unsafe ``NORMAL``), and the wall
@@ -32,9 +33,11 @@ def journal_writes(folder: Path, jobs: int, synchronous: str) -> list[float]:
     try:
         for i in range(jobs):
             start = time.perf_counter()
+            reservation = journal.reserve(params, base_url="https://api.test", account="abc")
             for status in ("queued", "processing", "completed"):
                 job = Job(id=f"vid_{i}", status=status, params=params)
-                journal.record(job, base_url="https://api.test", account="abc")
+                claim = reservation if status == "queued" else None
+                journal.record(job, base_url="https://api.test", account="abc", reservation=claim)
             timings.append(time.perf_counter() - start)
     finally:
         journal_module.SYNCHRONOUS = "FULL"
@@ -84,7 +87,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         os.environ["ECOHASH_HOME"] = str(folder / "home")
-        print(f"{args.jobs} jobs, 3 journal writes each (queued, processing, completed)")
+        print(
+            f"{args.jobs} jobs, 4 journal writes each (the row before the POST, the job id "
+            "from the reply, processing, completed)"
+        )
         print(
             line(
                 "journal writes per job, FULL (eco_widget)",

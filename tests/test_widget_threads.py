@@ -10,7 +10,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from eco_widget import AsyncClient, InvalidParameterError, Video, VideoWidget
+from eco_widget import (
+    AsyncClient,
+    Client,
+    InvalidParameterError,
+    Video,
+    VideoGallery,
+    VideoWidget,
+)
 from tests.conftest import FAST_POLL, KEY
 from tests.widget_messages import SentMessages
 
@@ -32,10 +39,12 @@ def home_loop() -> Iterator[asyncio.AbstractEventLoop]:
     loop.close()
 
 
-def made_at_home(loop: asyncio.AbstractEventLoop, server, **kwargs) -> VideoWidget:
+def made_at_home(
+    loop: asyncio.AbstractEventLoop, server, cls: type[VideoWidget] = VideoWidget, **kwargs
+) -> VideoWidget:
     async def make() -> VideoWidget:
         client = AsyncClient(api_key=KEY, base_url=server.url, poll_policy=FAST_POLL)
-        return VideoWidget(client=client, **kwargs)
+        return cls(client=client, **kwargs)
 
     return asyncio.run_coroutine_threadsafe(make(), loop).result(10)
 
@@ -147,3 +156,35 @@ def test_clicks_from_a_thread_are_answered_and_run_at_home(make_server, home_loo
     assert [run["phase"] for run in w.runs] == ["completed"] * 3
     assert set(threads) == {"home"}
     assert server.stats.for_key(KEY)["requests"]["posts"] == 3
+
+
+def test_resume_from_another_loop_gives_futures_of_that_loop(make_server, home_loop, monkeypatch):
+    from eco_widget import _journal, _journal_entry
+
+    server = make_server()
+    with Client(api_key=KEY, base_url=server.url, poll_policy=FAST_POLL) as earlier:
+        job = earlier.submit("left behind", num_frames=1, seed=6)
+    session = f"{_journal.session_id()}-restarted"  # as a restarted kernel's
+    monkeypatch.setattr(_journal, "session_id", lambda: session)
+    monkeypatch.setattr(_journal_entry, "session_id", lambda: session)
+    w = made_at_home(home_loop, server)
+    assert [item["job_id"] for item in w.pending] == [job.id]
+    with pytest.raises(RuntimeError, match="runs none"):
+        w.resume()  # this thread runs no loop to give futures of
+
+    async def elsewhere() -> list[Video]:
+        return await asyncio.gather(*w.resume())
+
+    [video] = asyncio.run(elsewhere())
+    assert video.job.id == job.id and video.seed == 6
+    assert w.pending == [] and w.runs[0]["phase"] == "completed"
+
+
+def test_a_gallery_fed_from_another_thread(make_server, home_loop):
+    server = make_server()
+    g = made_at_home(home_loop, server, cls=VideoGallery, num_frames=1)
+    threads = on_home_thread(g)
+    result = g.generate_many(["one", {"prompt": "two", "seed": 2}]).wait(60)
+    assert [v.prompt for v in result] == ["one", "two"]
+    assert set(threads) == {"home"}
+    assert server.stats.for_key(KEY)["requests"]["posts"] == 2
