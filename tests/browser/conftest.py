@@ -9,10 +9,12 @@ folder, and no ``ECOHASH_API_KEY``.
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,15 +37,25 @@ _startup_seconds: list[tuple[str, float]] = []
 
 @pytest.fixture(scope="session")
 def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
-    """``jupyter_server(kind, env=None)`` starts (once per kind and ``env``) a server.
+    """``jupyter_server(kind, env=None, settings=None)`` starts (once per kind, ``env``
+    and ``settings``) a server.
 
     ``kind`` is ``"lab"`` or ``"notebook"`` (Notebook 7). ``env`` adds variables to the
     server's (and so its kernels') environment; a value of ``None`` removes one.
+    ``settings`` adds user settings (see :meth:`JupyterServer.create`).
     """
-    servers: dict[tuple[Kind, tuple[tuple[str, str | None], ...]], JupyterServer] = {}
+    servers: dict[tuple[Kind, tuple[tuple[str, str | None], ...], str], JupyterServer] = {}
 
-    def start(kind: Kind, env: Mapping[str, str | None] | None = None) -> JupyterServer:
-        key = (kind, tuple(sorted((env or {}).items())))
+    def start(
+        kind: Kind,
+        env: Mapping[str, str | None] | None = None,
+        settings: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> JupyterServer:
+        key = (
+            kind,
+            tuple(sorted((env or {}).items())),
+            json.dumps(settings or {}, sort_keys=True),
+        )
         if key not in servers:
             home = tmp_path_factory.mktemp(f"jupyter-{kind}")
             sandbox = home / "sandbox"
@@ -56,7 +68,7 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerF
                 "ECOHASH_API_KEY": None,
             }
             base_env.update(env or {})
-            server = JupyterServer.create(kind, home, base_env)
+            server = JupyterServer.create(kind, home, base_env, settings)
             servers[key] = server.start()
             _startup_seconds.append((kind, server.started_in))
         return servers[key]

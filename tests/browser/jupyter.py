@@ -148,10 +148,14 @@ class JupyterServer:
         kind: Kind,
         home: Path,
         extra_env: Mapping[str, str | None] | None = None,
+        user_settings: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> JupyterServer:
         """Prepare private folders under ``home`` and the environment of the server.
 
-        ``extra_env`` adds variables; a value of ``None`` removes one.
+        ``extra_env`` adds variables; a value of ``None`` removes one. ``user_settings``
+        adds JupyterLab user settings: file name under the settings folder (e.g.
+        ``"@jupyterlab/apputils-extension/kernels-settings.jupyterlab-settings"``) →
+        values, merged over the test servers' own.
         """
         config_dir = home / "config"
         (config_dir / "labconfig").mkdir(parents=True, exist_ok=True)
@@ -159,7 +163,10 @@ class JupyterServer:
             json.dumps({"disabledExtensions": dict.fromkeys(_DISABLED_EXTENSIONS, True)})
         )
         settings_dir = home / "settings"
-        for name, values in _USER_SETTINGS.items():
+        settings = {name: dict(values) for name, values in _USER_SETTINGS.items()}
+        for name, values in (user_settings or {}).items():
+            settings.setdefault(name, {}).update(values)
+        for name, values in settings.items():
             target = settings_dir / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps(values))
