@@ -36,7 +36,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -44,6 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import start_new_kernel
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.journal_lock import JournalLock
 
 KEY = "eco_bench_widget_kernel"
 JOBS = 5
@@ -175,57 +177,6 @@ def start_widgets(kernel: Kernel, client_expr: str, tag: str) -> list[str]:
         kernel.click(comm_id, {"type": "generate", "params": params})
     kernel.until(lambda: all(kernel.runs[c] for c in comm_ids), "the runs to start")
     return comm_ids
-
-
-_HOLDER = """
-import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], timeout=60, isolation_level=None)
-for line in sys.stdin:
-    if line.strip() != "lock":
-        break
-    db.execute("BEGIN IMMEDIATE")
-    print("locked", flush=True)
-    time.sleep(float(sys.argv[2]))
-    db.execute("COMMIT")
-    print("released", flush=True)
-"""
-
-
-class JournalLock:
-    """Another process that, for each :meth:`lock`, holds the journal's write lock for
-    ``HOLD`` seconds; what it says ("locked", "released") is read by a thread."""
-
-    def __init__(self, journal: Path):
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _HOLDER, str(journal), str(HOLD)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line.strip())
-
-    def lock(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write("lock\n")
-        self.process.stdin.flush()
-
-    def said(self) -> list[str]:
-        lines = []
-        with suppress(queue.Empty):
-            while True:
-                lines.append(self.lines.get_nowait())
-        return lines
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        self.process.wait(timeout=30)
 
 
 def sample_locked(
@@ -399,7 +350,7 @@ def run_all(kernel: Kernel, url: str, args: argparse.Namespace, journal: Path) -
     kernel.until(
         lambda: all(kernel.runs[c][0]["job_id"] for c in locked), "the jobs to be submitted"
     )
-    lock = JournalLock(journal)
+    lock = JournalLock(journal, HOLD)
     try:
         loaded, held = sample_locked(kernel, lock, args.spacing)
     finally:

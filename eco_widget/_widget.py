@@ -102,6 +102,7 @@ class VideoWidget(anywidget.AnyWidget):
             seed=seed,
         )
         check_options(type(self).__name__, prompt, values, client, unknown)
+        self._home = HomeLoop()  # before the comm opens: messages may come at once
         super().__init__(
             prompt=prompt,
             num_frames=num_frames,
@@ -117,7 +118,6 @@ class VideoWidget(anywidget.AnyWidget):
         self._runs: list[Run] = []
         self._runs_lock = threading.Lock()
         self._count = 0
-        self._home = HomeLoop()
         self._last_publish = 0.0
         self._publish_pending: asyncio.TimerHandle | None = None
         self._video_callbacks: list[Callable[[Video], None]] = []
@@ -256,6 +256,12 @@ class VideoWidget(anywidget.AnyWidget):
         )
 
     # -- the front end's messages -------------------------------------------------------
+    def _handle_msg(self, msg: dict[str, Any]) -> None:
+        """Every message of the front end — a click, a form field's new value — runs on
+        the home loop, whichever thread and loop the kernel delivered it on (a kernel
+        subshell, marimo's thread): here it is only handed over."""
+        self._home.call(super()._handle_msg, msg)
+
     def _on_message(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
         """Runs on whatever thread and loop the front end's transport chose (a kernel
         subshell, marimo's thread): only hands the message to the home loop."""

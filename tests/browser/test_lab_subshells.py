@@ -6,9 +6,9 @@ subshell when the kernel supports them, as ipykernel 7 does: the setting
 ``"perCommTarget"`` (one subshell per comm target). A subshell is another thread of the
 kernel with its own asyncio loop, so a click reaches the widget on a thread that is not
 the one its runs live on. These tests drive the real front ends with that setting left
-at its default (and once turned off), prove where the messages arrive (a second
-``on_msg`` handler in the notebook records ``threading.current_thread().name``: ipykernel
-names a subshell's thread ``subshell-<id>``), and click Generate more than once.
+at its default (and once turned off), prove where the messages arrive (a probe
+wrapped around the widget comm's callback records ``threading.current_thread().name``:
+ipykernel names a subshell's thread ``subshell-<id>``), and click Generate more than once.
 
 Every test ends by balancing the books: the jobs the sandbox server created during the
 test are as many as the runs the page shows, and they, the job ids the page showed and
@@ -47,12 +47,17 @@ DISABLED = "disabled"
 SUBSHELL_THREAD = re.compile(r"subshell-\S+")
 MAIN_THREAD = re.compile(r"MainThread")
 
+#: Records the thread the kernel delivers each custom message on, wrapping the comm's
+#: own callback (the widget hands each message over to its home loop from there).
 RECORD_THREADS = (
     "import threading\n"
     "threads = []\n"
-    "{name}.on_msg(lambda _widget, content, _buffers: threads.append(\n"
-    "    [threading.current_thread().name,"
-    " content.get('type') if isinstance(content, dict) else None]))\n"
+    "def _probe(msg, deliver={name}.comm._msg_callback):\n"
+    "    data = msg['content']['data']\n"
+    "    if data.get('method') == 'custom':\n"
+    "        threads.append([threading.current_thread().name, data['content'].get('type')])\n"
+    "    deliver(msg)\n"
+    "{name}.comm.on_msg(_probe)\n"
 )
 WIDGET_CELL = (
     "from eco_widget import VideoWidget\n"

@@ -14,13 +14,11 @@ bound is generous (a write on the loop stalls the kernel for the whole 2 s).
 from __future__ import annotations
 
 import queue
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tests.journal_lock import JournalLock
 from tests.kernel.conftest import DEADLINE, Execution
 
 if TYPE_CHECKING:
@@ -39,67 +37,6 @@ PARAMS = {
     "guidance_scale": 4.5,
     "seed": None,
 }
-#: The other process: for each "lock" line on stdin, take the journal's write lock,
-#: say "locked", hold it for argv[2] seconds (the scenario), commit, say "released".
-HOLDER = """\
-import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], timeout=60, isolation_level=None)
-for line in sys.stdin:
-    if line.strip() != "lock":
-        break
-    db.execute("BEGIN IMMEDIATE")
-    print("locked", flush=True)
-    time.sleep(float(sys.argv[2]))
-    db.execute("COMMIT")
-    print("released", flush=True)
-"""
-
-
-class LockHolder:
-    """The helper process, and its lines read by a thread so that nobody blocks."""
-
-    def __init__(self, journal: Path):
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", HOLDER, str(journal), str(HOLD_SECONDS)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line.strip())
-        self.lines.put("exited")
-
-    def lock(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write("lock\n")
-        self.process.stdin.flush()
-
-    def said(self) -> list[str]:
-        """The lines said since the last call (without waiting)."""
-        lines = []
-        while True:
-            try:
-                lines.append(self.lines.get_nowait())
-            except queue.Empty:
-                return lines
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        try:
-            self.process.wait(timeout=DEADLINE)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
-
-
 def round_trip(kernel: KernelSession) -> float:
     """Seconds from sending ``1+1`` to its execute reply; then read iopub up to the
     kernel's idle (which keeps the widgets' states current)."""
@@ -146,7 +83,7 @@ def test_a_journal_locked_by_another_process_does_not_stall_the_kernel(make_kern
         round_trip(kernel)
     idle = [round_trip(kernel) for _ in range(IDLE_SAMPLES)]
 
-    holder = LockHolder(journal)
+    holder = JournalLock(journal, HOLD_SECONDS)
     try:
         for i, widget in enumerate(widgets):
             kernel.send_custom(widget, {"type": "generate", "request": f"q{i}", "params": PARAMS})

@@ -11,7 +11,7 @@ answers a ``subshell_id``; a shell message whose header carries it is handled on
 subshell's own thread (and asyncio loop). ipykernel 7.4 routes a ``comm_msg`` to the
 subshell that the comm last published from (``Comm._reply_subshell_for``), so a cell run
 on the subshell first publishes the widget's state there: from then on the requests land
-on the subshell's thread, which an extra ``on_msg`` handler records.
+on the subshell's thread, which a probe wrapped around the comm's callback records.
 """
 
 from __future__ import annotations
@@ -36,13 +36,19 @@ PARAMS = {
     "seed": 1234,
 }
 IMPORT = "from eco_widget import VideoWidget\n"
-#: Run on the subshell: record the thread each message of ``w`` is handled on, and
-#: publish the widget's state from there (which routes its comm's messages there).
+#: Run on the subshell: record the thread the kernel delivers each custom message of
+#: ``w`` on (wrapping the comm's own callback: the widget hands the message to its home
+#: loop from there), and publish the widget's state from there (which routes its comm's
+#: messages there).
 ON_SUBSHELL = """\
 import threading
 handled_on = []
-{name}.on_msg(lambda _w, content, _b: handled_on.append(
-    [content.get("request"), threading.current_thread().name]))
+def _probe(msg, deliver={name}.comm._msg_callback):
+    data = msg["content"]["data"]
+    if data.get("method") == "custom":
+        handled_on.append([data["content"].get("request"), threading.current_thread().name])
+    deliver(msg)
+{name}.comm.on_msg(_probe)
 {name}.send_state("prompt")
 """
 

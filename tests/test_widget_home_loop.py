@@ -188,3 +188,22 @@ def test_a_gallery_fed_from_another_thread(make_server, home_loop):
     assert [v.prompt for v in result] == ["one", "two"]
     assert set(threads) == {"home"}
     assert server.stats.for_key(KEY)["requests"]["posts"] == 2
+
+
+def test_state_from_the_front_end_is_applied_on_the_home_loop(make_server, home_loop):
+    server = make_server()
+    w = made_at_home(home_loop, server, prompt="before", num_frames=1)
+    applied = threading.Event()
+    where: list[str] = []
+
+    def seen(change: dict) -> None:
+        where.append(threading.current_thread().name)
+        applied.set()
+
+    w.observe(seen, names="prompt")
+    # What the kernel does with a front end's "update" (a typed prompt), here on a thread
+    # that is not the home loop's, as a kernel subshell would.
+    update = {"content": {"data": {"method": "update", "state": {"prompt": "typed"}}}}
+    w._handle_msg(update)
+    assert applied.wait(10)
+    assert w.prompt == "typed" and where == ["home"]
