@@ -35,6 +35,8 @@ from ._protocol import (
 )
 from ._recovery import ResumeResult
 from ._shell import JobRef, PathLike, Shell
+from ._sinks import DEFAULT_MAX_VIDEO_BYTES
+from ._slots import no_slot
 from ._video import Video
 
 __all__ = ["AsyncClient"]
@@ -65,11 +67,14 @@ class AsyncClient(Shell):
         poll_policy: PollPolicy | None = None,
         autosave: bool | PathLike = True,
         journal: bool | Journal = True,
+        max_video_bytes: int | None = DEFAULT_MAX_VIDEO_BYTES,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout | float = HTTP_TIMEOUT,
     ):
-        super().__init__(api_key, base_url, max_retries, poll_policy, autosave, journal)
+        super().__init__(
+            api_key, base_url, max_retries, poll_policy, autosave, journal, max_video_bytes
+        )
         self._owns_http = http_client is None and transport is None
         self._pools = _LoopPools(
             http_client or httpx.AsyncClient(transport=transport, timeout=timeout),
@@ -126,7 +131,10 @@ class AsyncClient(Shell):
         elif isinstance(step, Blocking):
             return await asyncio.to_thread(step.function)
         elif isinstance(step, Acquire):
-            return await step.limiter.acquire_async()
+            try:
+                return await asyncio.wait_for(step.limiter.acquire_async(), step.timeout)
+            except asyncio.TimeoutError:
+                raise no_slot(step.timeout) from None
         return None
 
     # -- the API ------------------------------------------------------------------------

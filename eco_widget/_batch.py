@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import string
 import threading
@@ -20,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, overload
 
-from ._exceptions import EcoVideoError, InvalidParameterError
+from ._exceptions import EcoVideoError, InvalidParameterError, UnexpectedResponseError
 from ._journal import JournalEntry
 from ._models import Job
 from ._params import PARAMETERS, VideoParams
@@ -142,10 +143,14 @@ class BatchPlan:
         if template is None:
             return None
 
+        # The folder the template names before its first field: every filled-in path
+        # must stay inside it, whatever the fields (a server's job id among them) hold.
+        fixed = os.path.dirname(template.split("{", 1)[0]) or "."
+
         def fill(job: Job) -> Path:
             params = job.params or self.items[index]
             slug = _SLUG.sub("-", params.prompt.lower()).strip("-")[:48].rstrip("-") or "video"
-            return Path(
+            path = Path(
                 template.format(
                     index=index,
                     seed=params.seed,
@@ -155,6 +160,13 @@ class BatchPlan:
                     fps=params.fps,
                 )
             )
+            base = os.path.realpath(Path(fixed).expanduser())
+            if not os.path.realpath(path.expanduser()).startswith(base.rstrip(os.sep) + os.sep):
+                raise UnexpectedResponseError(
+                    f"refusing to save item {index} as {str(path)!r}: path_template "
+                    f"{template!r} filled in leaves its folder {base}"
+                )
+            return path
 
         return fill
 

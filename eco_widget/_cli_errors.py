@@ -15,6 +15,7 @@ from ._exceptions import (
     MissingAPIKeyError,
 )
 from ._sandbox import SERVER_DEPENDENCIES
+from ._untrusted import escape_controls
 
 __all__ = [
     "EXIT_FAILED",
@@ -83,6 +84,8 @@ def explain(exc: BaseException) -> CLIError:
 
 
 def print_error(message: str) -> None:
-    """Print ``ecovideo: error: MESSAGE`` on stderr, on one line."""
-    line = " ".join(message.split())
+    """Print ``ecovideo: error: MESSAGE`` on stderr, on one line: a message may quote a
+    server, so its control characters are escaped (:func:`escape_controls`: ESC, CR …
+    shown as ``\\x1b``, ``\\r``) and its line breaks become spaces."""
+    line = " ".join(escape_controls(message, keep="\n\t").split())
     print(f"{PROG}: error: {line}", file=sys.stderr, flush=True)

@@ -1,4 +1,7 @@
-"""The ``ecovideo`` commands built on the job journal: ``jobs``, ``resume``, ``batch``."""
+"""The ``ecovideo`` commands built on the job journal: ``jobs``, ``resume``, ``batch``.
+
+Text read from the journal or sent by a server is printed only through
+:func:`escape_controls`; a base URL is shown without its user info."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from ._cli_progress import BatchLines, JobLines, is_terminal
 from ._client import Client
 from ._jobs_table import jobs
 from ._models import Job
+from ._untrusted import escape_controls, without_userinfo
 
 __all__ = ["again", "run_batch", "run_jobs", "run_resume", "saved_line", "where_flags"]
 
@@ -26,11 +30,12 @@ ClientFactory = Callable[..., Client]
 
 
 def where_flags(args: argparse.Namespace) -> str:
-    """The connection options that reach the same server again (never the key)."""
+    """The connection options that reach the same server again (never the key, nor a
+    ``user:password@`` written into the URL)."""
     if getattr(args, "sandbox", False):
         return " --sandbox"
     if getattr(args, "base_url", None):
-        return f" --base-url {args.base_url}"
+        return f" --base-url {escape_controls(without_userinfo(args.base_url))}"
     return ""
 
 
@@ -45,7 +50,8 @@ def goes_on_where(args: argparse.Namespace) -> str:
 
 
 def saved_line(path: Path, job: Job) -> str:
-    """The stable result line: ``saved PATH (job ID, seed N, D s, F frames at R fps)``."""
+    """The stable result line: ``saved PATH (job ID, seed N, D s, F frames at R fps)``,
+    its control characters escaped."""
     parts = [f"job {job.id}"]
     if job.seed is not None:
         parts.append(f"seed {job.seed}")
@@ -56,7 +62,7 @@ def saved_line(path: Path, job: Job) -> str:
         parts.append(f"{duration:g} s")
     if job.params is not None:
         parts.append(f"{job.params.num_frames} frames at {job.params.fps} fps")
-    return f"saved {path} ({', '.join(parts)})"
+    return escape_controls(f"saved {path} ({', '.join(parts)})")
 
 
 def _shown(path: Path) -> Path:
@@ -75,7 +81,7 @@ def run_jobs(args: argparse.Namespace) -> int:
         print(repr(table), flush=True)
         return EXIT_OK
     for record in table.to_records():
-        print(json.dumps(record, ensure_ascii=False), flush=True)
+        print(escape_controls(json.dumps(record, ensure_ascii=False), json=True), flush=True)
     if not table:
         print(table.heading(), file=sys.stderr, flush=True)
     return EXIT_OK
@@ -102,7 +108,7 @@ def run_resume(args: argparse.Namespace, make_client: ClientFactory) -> int:
     for video in result.videos:
         if video.path is not None:
             print(saved_line(_shown(video.path), video.job), flush=True)
-    lines = [result.summary()]
+    lines = [escape_controls(result.summary(), keep="\n")]
     if result.running:
         lines.append(f"run {again('resume', args)} again to save the ones still running")
     print("\n".join(lines), file=sys.stderr, flush=True)
@@ -153,7 +159,7 @@ def run_batch(args: argparse.Namespace, make_client: ClientFactory) -> int:
         if result.errors:
             summary[0] += f"; {len(result.errors)} failed:"
             for index, error in sorted(result.errors.items()):
-                summary.append(f"  {lines[index].where}: {error}")
+                summary.append(escape_controls(f"  {lines[index].where}: {error}"))
         print("\n".join(summary), file=sys.stderr, flush=True)
     if result.errors:
         print(

@@ -285,6 +285,19 @@ def _add_serve(commands: Any) -> None:
         metavar="SECONDS",
         help="how long video URLs stay valid (default 86400)",
     )
+    parser.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the address clients reach the server at, for the video URLs it hands out "
+        "(default: the address it listens on; never the request's Host header)",
+    )
+    parser.add_argument(
+        "--body-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="give up on a request body that does not arrive within this long (default 10)",
+    )
     faults = parser.add_argument_group("fault injection (all off by default)")
     for flag, kind, text in (
         ("--error-rate", float, "fraction of GETs answered 500 or 503"),

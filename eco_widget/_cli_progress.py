@@ -22,6 +22,7 @@ from ._models import Job
 from ._params import VideoParams
 from ._polling import TimingModel
 from ._progress import Phase, ProgressEstimator, ProgressInfo
+from ._untrusted import escape_controls
 
 __all__ = [
     "BarDisplay",
@@ -99,7 +100,7 @@ class LineDisplay(_Tracked):
         self._last: str | None = None
 
     def _say(self, line: str) -> None:
-        print(line, file=self._stream, flush=True)
+        print(escape_controls(line), file=self._stream, flush=True)
 
     def submitted(self, job: Job) -> None:
         """Say the job is in, with its id and seed."""
@@ -179,9 +180,9 @@ class BarDisplay(_Tracked):
             if self._closed:
                 return
             info = self._info()
-            self._bar.set_description_str(info.phase, refresh=False)
+            self._bar.set_description_str(escape_controls(info.phase), refresh=False)
             self._bar.n = max(self._bar.n, round(info.fraction * _BAR_STEPS))
-            self._bar.status = self._status(info)
+            self._bar.status = escape_controls(self._status(info))
             self._bar.refresh()
 
     def _status(self, info: ProgressInfo) -> str:
@@ -248,7 +249,7 @@ class JobLines:
             if self._last.get(job.id) == job.status:
                 return
             self._last[job.id] = job.status
-            print(f"{job.id}  {job.status}", file=self._stream, flush=True)
+            print(escape_controls(f"{job.id}  {job.status}"), file=self._stream, flush=True)
 
 
 class BatchLines:
@@ -290,7 +291,7 @@ class BatchLines:
                 continue
             self._seen[index] = state
             line = f"{self._labels[index]}  {entry.job_id}  {state[1]}"
-            print(line, file=self._stream, flush=True)
+            print(escape_controls(line), file=self._stream, flush=True)
 
     def close(self) -> None:
         """Stop watching and show the last changes."""

@@ -39,6 +39,7 @@ from ._protocol import (
 )
 from ._recovery import ResumeResult
 from ._shell import JobRef, PathLike, Shell
+from ._sinks import DEFAULT_MAX_VIDEO_BYTES
 from ._slots import MAX_ACTIVE_JOBS, SlotWait
 from ._video import Video
 
@@ -79,7 +80,9 @@ class Client(Shell):
     folder of the data folder, ``ECOHASH_HOME``; a folder, or ``False`` for none).
     At most five jobs per account run at once in this process; more wait for a slot.
     Pass ``http_client`` (not closed by this client) or ``transport`` to control the
-    HTTP layer.
+    HTTP layer. A video body over ``max_video_bytes`` (default 1 GiB; ``None``: no
+    limit) is refused with :class:`VideoTooLargeError`, and one that is not an MP4 with
+    :class:`UnexpectedResponseError`: nothing is kept.
     """
 
     def __init__(
@@ -91,11 +94,14 @@ class Client(Shell):
         poll_policy: PollPolicy | None = None,
         autosave: bool | PathLike = True,
         journal: bool | Journal = True,
+        max_video_bytes: int | None = DEFAULT_MAX_VIDEO_BYTES,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout | float = HTTP_TIMEOUT,
     ):
-        super().__init__(api_key, base_url, max_retries, poll_policy, autosave, journal)
+        super().__init__(
+            api_key, base_url, max_retries, poll_policy, autosave, journal, max_video_bytes
+        )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(transport=transport, timeout=timeout)
 
@@ -140,12 +146,14 @@ class Client(Shell):
             return response
         elif isinstance(step, Notify):
             step.callback(step.value)
+        elif isinstance(step, Reserve) and cancel is not None and cancel.is_set():
+            raise InterruptedError("interrupted: no new job is submitted")
         elif isinstance(step, (Reserve, Unreserve, Record, Lookup)):
             return self._local(step)
         elif isinstance(step, Blocking):
             return step.function()
         elif isinstance(step, Acquire):
-            return step.limiter.acquire(cancel)
+            return step.limiter.acquire(cancel, timeout=step.timeout)
         return None
 
     # -- the API ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from ._colab import colab_secret, in_colab
 from ._exceptions import AuthenticationError, InvalidParameterError, MissingAPIKeyError
 from ._polling import PollPolicy
+from ._untrusted import without_userinfo
 
 __all__ = ["DEFAULT_BASE_URL", "SANDBOX", "Settings", "resolve_settings"]
 
@@ -25,6 +26,11 @@ _NO_KEY = (
 _NO_KEY_COLAB = (
     f" In Colab, add a secret named {API_KEY_ENV} in the Secrets panel (the key icon in "
     "the left bar) and give this notebook access to it."
+)
+
+_USERINFO = (
+    f" The user name and password written into the base URL were dropped: a key goes in "
+    f"api_key or {API_KEY_ENV}, never in the URL."
 )
 
 
@@ -52,6 +58,10 @@ def resolve_settings(api_key: str | None = None, base_url: str | None = None) ->
     per process) the local server and uses its key; ``"local"`` the same with the Wan2.1
     backend (the ``local`` extra, a GPU).
 
+    A ``user:password@`` written into the base URL is dropped (and the password treated
+    as a secret): it is never sent, nor shown in a repr, an error or the widget; the key
+    goes in ``api_key`` or ``ECOHASH_API_KEY``.
+
     Raises :class:`MissingAPIKeyError` (an :class:`AuthenticationError`) when a real
     server has no key, before any request is made.
     """
@@ -74,6 +84,8 @@ def resolve_settings(api_key: str | None = None, base_url: str | None = None) ->
         return Settings(
             local.url, local.api_key, local.poll_policy, origin=f"local:{local.data_dir}"
         )
+    given = base
+    base = without_userinfo(base)
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidParameterError(
@@ -81,13 +93,14 @@ def resolve_settings(api_key: str | None = None, base_url: str | None = None) ->
             base,
             "an http(s) URL such as 'https://api.ecohash.com', 'sandbox' or 'local'",
         )
+    userinfo = _USERINFO if base != given else ""
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
     key = key.strip() if isinstance(key, str) else None
     if not key and api_key is None:
         key = colab_secret(API_KEY_ENV)
     if not key:
         colab = _NO_KEY_COLAB if in_colab() else ""
-        raise MissingAPIKeyError(_NO_KEY.format(base_url=base.rstrip("/"), colab=colab))
+        raise MissingAPIKeyError(_NO_KEY.format(base_url=base.rstrip("/"), colab=colab) + userinfo)
     if any(ord(char) < 0x21 or ord(char) > 0x7E for char in key):
         raise AuthenticationError(
             "The API key contains spaces or characters that cannot be sent in a header; "

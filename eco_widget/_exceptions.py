@@ -15,16 +15,26 @@
     │   └── ServerError (5xx)
     ├── APIConnectionError (the server could not be reached; wraps httpx's error)
     ├── UnexpectedResponseError (a reply that is not what the contract promises)
+    │   └── VideoTooLargeError (.size .limit: a video body over max_video_bytes)
     ├── JobFailedError (.job)
     ├── JobTimeoutError (.job: the last snapshot; the job can be resumed by id)
-    └── JournalError (the local job journal is damaged or from a newer version)
+    ├── SlotTimeoutError (no free slot within the timeout: nothing was submitted)
+    ├── JournalError (the local job journal is damaged or from a newer version)
+    ├── OutputPathError (.path: where a video would go cannot be written; raised
+    │                    before the job is submitted)
+    └── VideoNotSavedError (.job_id .path: the job exists, its video could not be saved)
 
-No message ever contains the API key.
+No message ever contains the API key: every text a server sent is redacted where its
+reply is read (:mod:`._protocol`), and :class:`EcoVideoError` redacts each message (and
+:class:`APIError` each field) again, of every key this process has used
+(:func:`._untrusted.redact`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from ._untrusted import redact
 
 if TYPE_CHECKING:
     from ._models import Job
@@ -41,16 +51,24 @@ __all__ = [
     "JournalError",
     "MissingAPIKeyError",
     "NotFoundError",
+    "OutputPathError",
     "PermissionDeniedError",
     "RateLimitError",
     "ServerError",
+    "SlotTimeoutError",
     "UnexpectedResponseError",
     "VideoExpiredError",
+    "VideoNotSavedError",
+    "VideoTooLargeError",
 ]
 
 
 class EcoVideoError(Exception):
-    """Base class of every error raised by eco_widget."""
+    """Base class of every error raised by eco_widget. Its message never holds an API
+    key this process has used: text arguments are redacted."""
+
+    def __init__(self, *args: Any):
+        super().__init__(*(redact(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class InvalidParameterError(EcoVideoError, ValueError):
@@ -66,7 +84,7 @@ class InvalidParameterError(EcoVideoError, ValueError):
         self.accepted = accepted
         if message is None:
             message = f"{param} must be {accepted}; got {_short_repr(value)}."
-        self.message = message
+        self.message = redact(message)
         super().__init__(message)
 
 
@@ -86,11 +104,11 @@ class APIError(EcoVideoError):
         param: str | None = None,
         request_id: str | None = None,
     ):
-        self.message = message
+        self.message = redact(message)
         self.status_code = status_code
-        self.type = type
-        self.param = param
-        self.request_id = request_id
+        self.type = _redacted(type)
+        self.param = _redacted(param)
+        self.request_id = _redacted(request_id)
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -150,7 +168,7 @@ class APIConnectionError(EcoVideoError):
     """
 
     def __init__(self, message: str, *, may_have_reached_server: bool = True):
-        self.message = message
+        self.message = redact(message)
         self.may_have_reached_server = may_have_reached_server
         super().__init__(message)
 
@@ -184,6 +202,10 @@ class JobTimeoutError(EcoVideoError):
         )
 
 
+def _redacted(text: str | None) -> str | None:
+    return redact(text) if isinstance(text, str) else text
+
+
 def _short_repr(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -195,4 +217,39 @@ class JournalError(EcoVideoError):
 
     def __init__(self, message: str, *, path: object = None):
         super().__init__(message)
+        self.path = path
+
+
+class VideoTooLargeError(UnexpectedResponseError):
+    """A video body larger than the client accepts (``max_video_bytes``): announced by
+    ``Content-Length``, or found while streaming. Nothing is kept."""
+
+    def __init__(self, message: str, *, size: int | None, limit: int):
+        super().__init__(message)
+        self.size = size
+        self.limit = limit
+
+
+class SlotTimeoutError(EcoVideoError, TimeoutError):
+    """No free slot for a new job within the call's timeout: nothing was submitted."""
+
+
+class OutputPathError(EcoVideoError):
+    """Where a video would be saved cannot be written (a folder that cannot be made or
+    written, a target that is a device, FIFO or socket). Raised before the job is
+    submitted: nothing was billed. ``path`` names the place."""
+
+    def __init__(self, message: str, *, path: object):
+        super().__init__(message)
+        self.path = path
+
+
+class VideoNotSavedError(EcoVideoError):
+    """The job exists (and was billed), but its video could not be saved (a full disk,
+    permissions changed meanwhile). ``job_id`` names it; ``path`` is where it was
+    going. The job is in the journal: ``ecovideo download ID`` fetches it again."""
+
+    def __init__(self, message: str, *, job_id: str, path: object = None):
+        super().__init__(message)
+        self.job_id = job_id
         self.path = path

@@ -23,10 +23,12 @@ from ._exceptions import (
     InvalidParameterError,
     JobFailedError,
     JobTimeoutError,
+    OutputPathError,
     RateLimitError,
     ServerError,
     UnexpectedResponseError,
     VideoExpiredError,
+    VideoNotSavedError,
 )
 from ._journal import EXPIRED
 from ._models import Job
@@ -297,20 +299,56 @@ def download_flow(
     reported, not tried again. Returns the job (refreshed or not) too.
     """
     _check_downloadable(job)
-    sink: MemorySink | FileSink = yield Blocking(lambda: make_sink(job))
+    sink: MemorySink | FileSink | None = None
     try:
+        sink = yield Blocking(lambda: make_sink(job))
+        assert sink is not None
         job = yield from _fetch_video(rt, job, sink)
         result = yield Blocking(sink.finish)
     except VideoExpiredError as exc:
-        sink.discard()
+        _discard(sink)
         yield Record(job, outcome=(EXPIRED, str(exc)))
         raise
+    except (OSError, OutputPathError) as exc:
+        _discard(sink)
+        raise not_saved(job, sink, exc) from exc
+    except UnexpectedResponseError as exc:  # too large, not an MP4: say whose
+        _discard(sink)
+        exc.args = (f"the video of job {job.id}: {exc}",)
+        raise
     except BaseException:
-        sink.discard()
+        _discard(sink)
         raise
     if isinstance(result, Path):
         yield Record(job, saved=result)
     return job, result
+
+
+def _discard(sink: MemorySink | FileSink | None) -> None:
+    if sink is not None:
+        sink.discard()
+
+
+def not_saved(
+    job: Job, sink: MemorySink | FileSink | None, error: BaseException
+) -> VideoNotSavedError:
+    """The error of a video that exists (and was billed) but could not be saved: it
+    names the job, where the video was going, and how to fetch it again."""
+    where = (
+        getattr(sink, "path", None)
+        or getattr(error, "path", None)
+        or getattr(error, "filename", None)
+    )
+    into = f" to {where}" if where else ""
+    reason = getattr(error, "strerror", None) or str(error)
+    return VideoNotSavedError(
+        f"job {job.id} is done (and billed) but its video could not be saved{into}: "
+        f"{reason}. The job is in the journal: fetch its video again with "
+        f"`ecovideo download {job.id}` (or Client().result({job.id!r})) while its URL "
+        "lasts (24 hours after completion on the Ecohash service)",
+        job_id=job.id,
+        path=where,
+    )
 
 
 def _check_downloadable(job: Job) -> None:

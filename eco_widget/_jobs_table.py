@@ -18,6 +18,7 @@ from typing import Any, overload
 from ._exceptions import InvalidParameterError
 from ._journal import EXPIRED, LOST, SUBMITTING, Journal, JournalEntry
 from ._journal_entry import UNKNOWN_OUTCOME, from_earlier_session
+from ._untrusted import escape_controls
 
 __all__ = ["STATUSES", "JobsTable", "jobs"]
 
@@ -39,7 +40,9 @@ def _origin(base_url: str) -> str:
         from ._sandbox import sandbox_dir
 
         return f"sandbox:{sandbox_dir()}"
-    return base_url.strip().rstrip("/")
+    from ._untrusted import without_userinfo
+
+    return without_userinfo(base_url.strip()).rstrip("/")
 
 
 def jobs(
@@ -281,8 +284,10 @@ def _prompt(prompt: str | None, width: int) -> str:
 
 
 def _one_line(text: str) -> str:
-    """``text`` on one line, without control characters (a terminal shows it as is)."""
-    text = " ".join(text.split())
+    """``text`` on one line, without control characters (a terminal shows it as is):
+    line breaks become spaces, every other control (:func:`escape_controls`) and
+    character that does not print becomes ``?``."""
+    text = escape_controls(" ".join(text.split()), replacement="?")
     return "".join(char if char.isprintable() else "?" for char in text)
 
 

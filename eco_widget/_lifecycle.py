@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ._exceptions import InvalidParameterError, JobFailedError, NotFoundError
+from ._exceptions import InvalidParameterError, JobFailedError, JobTimeoutError, NotFoundError
 from ._flows import Flow, Runtime, download_flow, expired_error, get_flow, submit_flow, wait_flow
 from ._journal import EXPIRED, LOST, JournalEntry
 from ._models import Job
@@ -21,16 +21,18 @@ from ._slots import Slot, SlotLimiter, SlotWait
 __all__ = ["fetch_flow", "generate_flow", "slot_flow"]
 
 
-def slot_flow(limiter: SlotLimiter | None, on_wait: WaitCallback | None) -> Flow[Slot | None]:
+def slot_flow(
+    limiter: SlotLimiter | None, on_wait: WaitCallback | None, timeout: float | None = None
+) -> Flow[Slot | None]:
     """Hold one of the account's slots (``None`` without a limiter), telling ``on_wait``
-    when it has to wait."""
+    when it has to wait; for at most ``timeout`` seconds (:class:`SlotTimeoutError`)."""
     if limiter is None:
         return None
     slot = limiter.try_acquire()
     if slot is None:
         if on_wait is not None:
             yield Notify(on_wait, SlotWait("local", active=limiter.active, limit=limiter.size))
-        slot = yield Acquire(limiter)
+        slot = yield Acquire(limiter, timeout)
     return slot
 
 
@@ -45,20 +47,39 @@ def generate_flow(
     limiter: SlotLimiter | None = None,
     batch: tuple[str, int] | None = None,
     on_sending: Callable[[VideoParams], Any] | None = None,
+    preflight: Callable[[], None] | None = None,
 ) -> Flow[tuple[Job, bytes | Path]]:
-    """Take a slot, submit, wait and download into ``make_sink(job)``; raises
+    """Take a slot, check where the video will go (``preflight``, before anything is
+    sent), submit, wait and download into ``make_sink(job)``; raises
     :class:`JobFailedError` when the job fails. Returns the completed job and the video
-    (bytes, or its path). ``timeout`` bounds the waiting for the server's slots and,
-    separately, the waiting for the job; waiting for this process's own slots is not
-    bounded (each job holding one is)."""
-    slot = yield from slot_flow(limiter, on_wait)
+    (bytes, or its path).
+
+    ``timeout`` bounds the whole wait: for one of this process's slots
+    (:class:`SlotTimeoutError`), for the server's (429: :class:`RateLimitError`), and for
+    the job (:class:`JobTimeoutError`, the job goes on); the download after it is not
+    cut short."""
+    deadline = rt.clock() + timeout
+    slot = yield from slot_flow(limiter, on_wait, timeout)  # slots go in the order asked
     try:
+        if preflight is not None:
+            yield Blocking(preflight)
         job = yield from submit_flow(
-            rt, params, timeout=timeout, on_wait=on_wait, batch=batch, on_sending=on_sending
+            rt,
+            params,
+            timeout=max(0.0, deadline - rt.clock()),
+            on_wait=on_wait,
+            batch=batch,
+            on_sending=on_sending,
         )
         if on_update is not None:
             yield Notify(on_update, job)
-        job = yield from wait_flow(rt, job, timeout=timeout, on_update=on_update)
+        left = deadline - rt.clock()
+        if left <= 0:
+            raise JobTimeoutError(job, timeout)
+        try:
+            job = yield from wait_flow(rt, job, timeout=left, on_update=on_update)
+        except JobTimeoutError as exc:  # told as the whole call's timeout
+            raise JobTimeoutError(exc.job, timeout) from exc.__cause__
     finally:
         if slot is not None:
             slot.release()

@@ -59,10 +59,14 @@ class ParamSpec:
                     self.name, value, self.accepted, _type_message(self.name, value, self.accepted)
                 )
             if not math.isfinite(value):
-                raise InvalidParameterError(self.name, value, self.accepted)
+                raise self._out_of_range(value)
         if not self.minimum <= value <= self.maximum:
-            raise InvalidParameterError(self.name, value, self.accepted)
+            raise self._out_of_range(value)
         return value
+
+    def _out_of_range(self, value: Any) -> InvalidParameterError:
+        message = f"{self.name} must be {self.accepted}; got {_short(value)}."
+        return InvalidParameterError(self.name, value, self.accepted, message)
 
 
 PARAMETERS: dict[str, ParamSpec] = {
@@ -85,17 +89,72 @@ def _type_message(name: str, value: Any, accepted: str) -> str:
 
 
 def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to write out (Python's 4300-digit limit)
+        return "an integer too large to show"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _unpaired_surrogate(text: str) -> tuple[int, int] | None:
+    """The first surrogate of ``text`` that is not the high half of a UTF-16 pair
+    followed by its low half: its index, and its number as a character once pairs are
+    joined (as the server counts it). ``None`` when there is none."""
+    index = number = 0
+    while index < len(text):
+        code = ord(text[index])
+        number += 1
+        if 0xD800 <= code <= 0xDBFF and "\udc00" <= text[index + 1 : index + 2] <= "\udfff":
+            index += 2
+            continue
+        if 0xD800 <= code <= 0xDFFF:
+            return index, number
+        index += 1
+    return None
+
+
+def _as_text(prompt: str, accepted: str) -> str:
+    """``prompt`` as Unicode text: surrogate pairs joined into their character (as a
+    JSON ``"\\ud83d\\ude00"`` escape reads), an unpaired surrogate refused.
+
+    An unpaired surrogate comes from a JSON ``"\\ud800"`` escape, or from the bytes of a
+    shell argument or file that are not UTF-8 (Python's ``surrogateescape`` turns byte
+    ``0xFF`` into U+DCFF). No such text can be encoded, sent or stored.
+    """
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    else:
+        return prompt  # the common case: no surrogate at all
+    unpaired = _unpaired_surrogate(prompt)
+    if unpaired is None:
+        return prompt.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+    index, number = unpaired
+    code = ord(prompt[index])
+    origin = ""
+    if 0xDC80 <= code <= 0xDCFF:
+        origin = f", which stands for the byte 0x{code - 0xDC00:02X} of a text not in UTF-8"
+    raise InvalidParameterError(
+        "prompt",
+        prompt,
+        accepted,
+        f"prompt is not valid Unicode text: character {number} is an unpaired "
+        f"surrogate (U+{code:04X}{origin}); it must be {accepted}, without unpaired "
+        "surrogates.",
+    )
+
+
 def check_prompt(prompt: Any) -> str:
-    """Return ``prompt`` if it is a string of 1–2000 characters once stripped."""
+    """Return ``prompt`` if it is Unicode text of 1–2000 characters once stripped,
+    with any UTF-16 surrogate pair joined into its character. An unpaired surrogate
+    is refused."""
     accepted = f"a text of 1 to {PROMPT_MAX_CHARS} characters (not counting outer whitespace)"
     if not isinstance(prompt, str):
         raise InvalidParameterError(
             "prompt", prompt, accepted, f"prompt must be {accepted}; got {type(prompt).__name__}."
         )
+    prompt = _as_text(prompt, accepted)
     length = len(prompt.strip())
     if length == 0:
         raise InvalidParameterError(
@@ -187,14 +246,15 @@ def validate_body(body: Any) -> VideoParams:
         raise InvalidParameterError(
             "body", body, "a JSON object", "The request body must be a JSON object."
         )
-    unknown = sorted(str(key) for key in body if key not in _FIELDS)
+    unknown = sorted((key for key in body if key not in _FIELDS), key=str)
     if unknown:
         accepted = "one of " + ", ".join(_FIELDS)
+        name = str(unknown[0])
         raise InvalidParameterError(
-            unknown[0],
+            name,
             body[unknown[0]],
             accepted,
-            f"Unknown parameter {unknown[0]!r}: accepted parameters are {', '.join(_FIELDS)}.",
+            f"Unknown parameter {_short(name)}: accepted parameters are {', '.join(_FIELDS)}.",
         )
     for required in ("model", "prompt"):
         if required not in body:

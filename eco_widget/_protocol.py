@@ -26,6 +26,7 @@ from ._exceptions import (
 )
 from ._models import Job
 from ._params import VideoParams
+from ._untrusted import redact, remember_secret, request_secrets, without_userinfo
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -149,9 +150,12 @@ class Lookup:
 
 @dataclass(frozen=True)
 class Acquire:
-    """Wait for one of the account's job slots; the shell sends back the held ``Slot``."""
+    """Wait for one of the account's job slots; the shell sends back the held ``Slot``.
+    After ``timeout`` seconds (``None``: no limit) it raises :class:`SlotTimeoutError`
+    into the flow instead."""
 
     limiter: SlotLimiter
+    timeout: float | None = None
 
 
 Step = Send | Stream | Sleep | Notify | Reserve | Unreserve | Record | Lookup | Acquire | Blocking
@@ -162,12 +166,15 @@ class Endpoint:
     """Builds the requests of one API (a base URL and its key).
 
     The key is only ever put in the ``Authorization`` header of requests to the API's
-    own origin; video URLs are pre-signed and get no key.
+    own origin; video URLs are pre-signed and get no key. The key is remembered as a
+    secret (:func:`._untrusted.remember_secret`): no text a server sends shows it. A
+    ``user:password@`` in the base URL is dropped (never sent, never shown).
     """
 
     def __init__(self, base_url: str, api_key: str | None):
-        self.base_url = base_url.rstrip("/")
+        self.base_url = without_userinfo(base_url).rstrip("/")
         self._api_key = api_key
+        remember_secret(api_key)
         self._user_agent = f"eco_widget/{__version__} httpx/{httpx.__version__}"
 
     def __repr__(self) -> str:
@@ -191,6 +198,8 @@ class Endpoint:
         return httpx.Request("GET", self.job_url(job_id), headers=self._headers(auth=True))
 
     def job_url(self, job_id: str) -> str:
+        """The job's URL; the id (a caller's) is quoted as one path segment, so no id can
+        reach another path (``vid/../x`` is ``vid%2F..%2Fx``)."""
         if not isinstance(job_id, str) or not job_id.strip():
             raise InvalidParameterError("job_id", job_id, "a job id such as 'vid_abc123'")
         return f"{self.base_url}{SUBMIT_PATH}/{quote(job_id.strip(), safe='')}"
@@ -204,17 +213,55 @@ class Endpoint:
 
 
 # -- responses ------------------------------------------------------------------------------
+# Everything a reply holds is untrusted: every text taken from it is redacted of the
+# request's credentials and of every key this process used (``_secrets``, ``_text``)
+# before it goes into a job or an error; job ids are checked (``Job.from_payload``).
+_EXCERPT = 200
+
+
+def _secrets(response: httpx.Response) -> tuple[str, ...]:
+    """The credentials of the request ``response`` answers (none when it has none)."""
+    try:
+        request = response.request
+    except RuntimeError:
+        return ()
+    return request_secrets(request)
+
+
+def _text(value: Any, secrets: tuple[str, ...]) -> str | None:
+    """A text field of a reply, redacted; ``None`` when it is not a non-empty string."""
+    return redact(value, secrets) if isinstance(value, str) and value else None
+
+
+def _excerpt(response: httpx.Response) -> str | None:
+    """The start of a body that is not a JSON error (a proxy's page, a traceback), on one
+    line, as an error message may quote it; ``None`` for an empty or binary body."""
+    content = response.content[: _EXCERPT * 4]
+    if not content or b"\x00" in content:
+        return None
+    text = " ".join(content.decode("utf-8", errors="replace").split())
+    if not text:
+        return None
+    return text if len(text) <= _EXCERPT else text[: _EXCERPT - 1] + "…"
+
+
 def _error_body(response: httpx.Response) -> dict[str, Any]:
+    """The error object of an error reply: ``message``, ``param``, ``type`` (strings,
+    redacted; absent when the server did not send them). A body that is not JSON is
+    quoted (its start) as ``body``."""
+    secrets = _secrets(response)
     try:
         payload = json.loads(response.content) if response.content else None
     except (ValueError, UnicodeDecodeError):
-        return {}
+        excerpt = _excerpt(response)
+        return {"body": redact(excerpt, secrets)} if excerpt else {}
     error = payload.get("error") if isinstance(payload, dict) else None
-    if isinstance(error, dict):
-        return error
     if isinstance(error, str):
-        return {"message": error}
-    return {}
+        error = {"message": error}
+    if not isinstance(error, dict):
+        return {}
+    fields = {name: _text(error.get(name), secrets) for name in ("message", "param", "type")}
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def retry_after_seconds(response: httpx.Response, *, now: float) -> float | None:
@@ -236,13 +283,22 @@ _ERRORS: dict[int, type[APIError]] = {
 
 
 def error_from_response(response: httpx.Response, *, now: float) -> APIError:
-    """The :class:`APIError` for an error response (its body must have been read)."""
+    """The :class:`APIError` for an error response (its body must have been read).
+
+    Every text from the reply (message, param, type, reason phrase, request id, a quoted
+    body) is redacted of the request's credentials and every key this process used."""
     status = response.status_code
+    secrets = _secrets(response)
     body = _error_body(response)
-    message = str(body.get("message") or "") or f"HTTP {status} {response.reason_phrase}".strip()
-    param = body.get("param") if isinstance(body.get("param"), str) else None
-    kind = body.get("type") if isinstance(body.get("type"), str) else None
-    request_id = response.headers.get("x-request-id")
+    message = body.get("message")
+    if message is None:
+        reason = _text(response.reason_phrase, secrets) or ""
+        message = f"HTTP {status} {reason}".strip()
+        if body.get("body"):
+            message += f": {body['body']}"
+    param = body.get("param")
+    kind = body.get("type")
+    request_id = _text(response.headers.get("x-request-id"), secrets)
     cls = _ERRORS.get(status) or (ServerError if status >= 500 else APIError)
     if cls is RateLimitError:
         return RateLimitError(
@@ -257,15 +313,17 @@ def error_from_response(response: httpx.Response, *, now: float) -> APIError:
 
 
 def job_from_response(response: httpx.Response, *, params: VideoParams | None = None) -> Job:
-    """Read the job object of a successful response."""
+    """Read the job object of a successful response: its id checked, its texts redacted
+    (:meth:`Job.from_payload`); :class:`UnexpectedResponseError` otherwise."""
+    secrets = _secrets(response)
     try:
         payload = response.json()
     except (ValueError, UnicodeDecodeError) as exc:
+        kind = _text(response.headers.get("content-type"), secrets) or "no content type"
         raise UnexpectedResponseError(
-            f"expected a JSON job object from {_where(response)}, got "
-            f"{response.headers.get('content-type', 'no content type')}"
+            f"expected a JSON job object from {_where(response)}, got {kind[:80]}"
         ) from exc
-    return Job.from_payload(payload, params=params)
+    return Job.from_payload(payload, params=params, secrets=secrets)
 
 
 def _where(response: httpx.Response) -> str:

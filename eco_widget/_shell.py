@@ -20,6 +20,7 @@ from ._journal import Journal, JournalEntry
 from ._lifecycle import fetch_flow, generate_flow
 from ._models import Job
 from ._params import VideoParams
+from ._paths import inside
 from ._polling import PollPolicy, TimingModel
 from ._protocol import (
     Blocking,
@@ -33,7 +34,7 @@ from ._protocol import (
     WaitCallback,
 )
 from ._retry import RetryPolicy
-from ._sinks import FileSink, MemorySink
+from ._sinks import DEFAULT_MAX_VIDEO_BYTES, FileSink, MemorySink, check_target
 from ._slots import SlotLimiter, limiter_for
 from ._video import Video, default_filename
 
@@ -65,8 +66,18 @@ class Shell:
         poll_policy: PollPolicy | None,
         autosave: bool | PathLike,
         journal: bool | Journal,
+        max_video_bytes: int | None = DEFAULT_MAX_VIDEO_BYTES,
     ):
         settings = resolve_settings(api_key, base_url)
+        if max_video_bytes is not None and (
+            isinstance(max_video_bytes, bool)
+            or not isinstance(max_video_bytes, int)
+            or max_video_bytes < 1
+        ):
+            raise InvalidParameterError(
+                "max_video_bytes", max_video_bytes, "a positive number of bytes, or None"
+            )
+        self._max_video_bytes = max_video_bytes
         self._settings = settings
         policy = poll_policy or settings.poll_policy or PollPolicy()
         self._rt = Runtime(
@@ -191,14 +202,34 @@ class Shell:
 
     # -- sinks --------------------------------------------------------------------------
     def _sink(self, job: Job, path: Target) -> MemorySink | FileSink:
+        """Where ``job``'s video goes (called off the event loop: it touches the disk).
+        A file name made from the job is kept inside its folder."""
+        limit = self._max_video_bytes
         if path is None:
             if self._autosave is None:
-                return MemorySink()
-            return FileSink(self._autosave / default_filename(job, unique=True))
+                return MemorySink(limit)
+            return FileSink(inside(self._autosave, default_filename(job, unique=True)), limit)
         target = Path(path(job) if callable(path) else path).expanduser()
         if target.is_dir():
-            target = target / default_filename(job)
-        return FileSink(target)
+            target = inside(target, default_filename(job))
+        return FileSink(target, limit)
+
+    def _preflight(self, path: Target, params: VideoParams) -> Callable[[], None]:
+        """The check, before a job is submitted, that its video can be saved where it
+        will go (:class:`OutputPathError` naming the place): the auto-save folder, or
+        ``path`` (a file, a folder, or a template filled in for these parameters)."""
+
+        def check() -> None:
+            if path is None:
+                if self._autosave is not None:
+                    check_target(self._autosave, folder=True)
+                return
+            if callable(path):
+                check_target(Path(path(Job("preflight", "queued", params=params))), folder=False)
+                return
+            check_target(Path(path), folder=False)
+
+        return check
 
     # -- flows ----------------------------------------------------------------------------
     def _submit(
@@ -277,6 +308,7 @@ class Shell:
             self._rt,
             params,
             lambda job: self._sink(job, path),
+            preflight=self._preflight(path, params.with_seed()),
             timeout=timeout,
             on_update=on_update,
             on_wait=on_wait,

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 
-__all__ = ["MAX_ACTIVE_JOBS", "Slot", "SlotLimiter", "SlotWait", "limiter_for"]
+from ._exceptions import SlotTimeoutError
+
+__all__ = ["MAX_ACTIVE_JOBS", "Slot", "SlotLimiter", "SlotWait", "limiter_for", "no_slot"]
 
 #: The service's limit: jobs queued or processing at once per account.
 MAX_ACTIVE_JOBS = 5
@@ -103,9 +106,11 @@ class SlotLimiter:
                 return Slot(self)
         return None
 
-    def acquire(self, cancel: threading.Event | None = None) -> Slot:
+    def acquire(
+        self, cancel: threading.Event | None = None, *, timeout: float | None = None
+    ) -> Slot:
         """Block until a slot is free. With ``cancel``, give up (``InterruptedError``)
-        once it is set."""
+        once it is set; after ``timeout`` seconds, :class:`SlotTimeoutError`."""
         slot = self.try_acquire()
         if slot is not None:
             return slot
@@ -116,10 +121,19 @@ class SlotLimiter:
                 return Slot(self)
             self._waiters.append(waiter)
         assert waiter.event is not None
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            while not waiter.event.wait(0.25 if cancel is not None else None):
+            while True:
+                wait = 0.25 if cancel is not None else None
+                if deadline is not None:
+                    left = max(0.0, deadline - time.monotonic())
+                    wait = left if wait is None else min(wait, left)
+                if waiter.event.wait(wait):
+                    break
                 if cancel is not None and cancel.is_set():
                     raise InterruptedError("stopped waiting for a slot")
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise no_slot(timeout)
         except BaseException:
             self._abandon(waiter)
             raise
@@ -163,6 +177,14 @@ class SlotLimiter:
                 if waiter.wake():
                     return
             self._active -= 1
+
+
+def no_slot(timeout: float | None) -> SlotTimeoutError:
+    """The error of a slot wait that ran out of time."""
+    return SlotTimeoutError(
+        f"no free slot within {timeout:g} s (this process already runs "
+        f"{MAX_ACTIVE_JOBS} jobs of the account): nothing was submitted"
+    )
 
 
 _limiters: dict[str, SlotLimiter] = {}

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ._models import Job
+from ._models import Job, check_job_id
 
 __all__ = ["Video", "default_filename"]
 
@@ -20,11 +20,17 @@ _SLUG = re.compile(r"[^a-z0-9]+")
 def default_filename(job: Job, *, unique: bool = False) -> str:
     """A file name from the prompt's first words and the seed, e.g.
     ``red-balloon-over-a-mountain-s1234.mp4``; the job id when they are unknown.
-    ``unique`` adds the job id (``…-s1234-vid_abc.mp4``), for folders of many videos."""
+    ``unique`` adds the job id (``…-s1234-vid_abc.mp4``), for folders of many videos.
+
+    Built only from safe parts: the slug (``a-z``, ``0-9``, ``-``), the seed (an int)
+    and the job id, checked again here (:func:`check_job_id`:
+    :class:`UnexpectedResponseError` for anything but letters, digits, ``_``, ``-``), so
+    the name never holds a separator, ``..`` or a control character."""
+    job_id = check_job_id(job.id)
     if job.params is None:
-        return f"{job.id}.mp4"
+        return f"{job_id}.mp4"
     slug = _SLUG.sub("-", job.params.prompt.lower()).strip("-")[:48].rstrip("-") or "video"
-    suffix = f"-{job.id}" if unique else ""
+    suffix = f"-{job_id}" if unique else ""
     return f"{slug}-s{job.params.seed}{suffix}.mp4"
 
 

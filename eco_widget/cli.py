@@ -46,6 +46,7 @@ from ._config import API_KEY_ENV
 from ._exceptions import JobFailedError, JobTimeoutError
 from ._models import Job
 from ._params import VideoParams
+from ._untrusted import escape_controls
 
 __all__ = ["build_parser", "main"]
 
@@ -75,34 +76,46 @@ def _again(command: str, job_id: str, args: argparse.Namespace) -> str:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    """One video: where it goes is checked before the job is submitted, and
+    ``--timeout`` bounds the whole wait (a free slot, the server's 429s, the job)."""
     params = VideoParams.create(
         " ".join(args.prompt), **{name: getattr(args, name) for name in PARAM_FLAGS}
     )
     target = _output(args.output)
     with _client(args) as client:
         display = make_display(sys.stderr, client.timing, params, quiet=args.quiet)
-        job: Job | None = None
+        seen: list[Job] = []
+
+        def on_update(job: Job) -> None:
+            if not seen:
+                display.submitted(job)
+            else:
+                display.update(job)
+            if job.is_completed and not (seen and seen[-1].is_completed):
+                display.downloading()
+            seen.append(job)
+
         try:
-            job = client.submit(
-                params.prompt, **{name: getattr(params, name) for name in PARAM_FLAGS}
+            video = client.generate(
+                params.prompt,
+                **{name: getattr(params, name) for name in PARAM_FLAGS},
+                path=target,
+                timeout=args.timeout,
+                on_update=on_update,
             )
-            display.submitted(job)
-            job = client.wait(job, timeout=args.timeout, on_update=display.update)
-            if job.is_failed:
-                raise JobFailedError(job)
-            display.downloading()
-            path = client.download(job, target)
         except JobTimeoutError as exc:
             raise CLIError(
                 f"job {exc.job.id} is still {exc.job.status} after {exc.timeout:g} s; "
                 f"{_goes_on(exc.job.id, args)}"
             ) from exc
         except KeyboardInterrupt:
-            raise CLIError(_interrupted(job, args), EXIT_INTERRUPTED) from None
+            raise CLIError(
+                _interrupted(seen[-1] if seen else None, args), EXIT_INTERRUPTED
+            ) from None
         finally:
             display.close()
-    assert isinstance(path, Path)
-    print(saved_line(path, job), flush=True)
+    assert video.path is not None
+    print(saved_line(video.path, video.job), flush=True)
     return EXIT_OK
 
 
@@ -162,9 +175,13 @@ def _get(args: argparse.Namespace) -> int:
     with _client(args) as client:
         job = client.get(args.job_id)
     if args.json:
-        print(json.dumps(_job_dict(job), indent=2, ensure_ascii=False))
+        print(
+            escape_controls(
+                json.dumps(_job_dict(job), indent=2, ensure_ascii=False), keep="\n", json=True
+            )
+        )
     else:
-        print("\n".join(_job_lines(job)))
+        print(escape_controls("\n".join(_job_lines(job)), keep="\n"))
     return EXIT_OK
 
 
@@ -234,6 +251,8 @@ def _serve(args: argparse.Namespace) -> int:
         time_scale=args.time_scale,
         url_ttl=args.url_ttl,
         faults=FaultConfig(**fault_options),
+        public_url=args.public_url,
+        body_timeout=args.body_timeout,
     )
     config.data_dir.mkdir(parents=True, exist_ok=True)
     if args.host not in _LOOPBACK:

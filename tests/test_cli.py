@@ -18,7 +18,15 @@ from typing import Any
 import av
 import pytest
 
-from eco_widget import Client, Job, JobTimeoutError, NotFoundError, PollPolicy, VideoParams
+from eco_widget import (
+    Client,
+    Job,
+    JobFailedError,
+    JobTimeoutError,
+    NotFoundError,
+    PollPolicy,
+    VideoParams,
+)
 from eco_widget import cli as cli_module
 from eco_widget._cli_errors import missing_extra
 from eco_widget._cli_progress import BarDisplay, LineDisplay
@@ -325,7 +333,7 @@ QUEUED = Job(id="vid_test", status="queued", params=PARAMS)
 
 
 class ScriptedClient:
-    """Stands in for Client: submit answers QUEUED, wait does what the test says."""
+    """Stands in for Client: generate submits (QUEUED) and waits as the test says."""
 
     wait_does: Any = None
 
@@ -338,11 +346,14 @@ class ScriptedClient:
     def __exit__(self, *exc_info: object) -> None:
         return None
 
-    def submit(self, prompt: str, **params: Any) -> Job:
-        return QUEUED
-
-    def wait(self, job: Job, **kwargs: Any) -> Job:
-        return type(self).wait_does(job)
+    def generate(self, prompt: str, *, on_update: Any = None, **params: Any) -> Any:
+        """Submits (QUEUED, told to ``on_update``), then waits as the test says; a
+        failed job raises as the real client's does."""
+        on_update(QUEUED)
+        job = type(self).wait_does(QUEUED)
+        if job.is_failed:
+            raise JobFailedError(job)
+        raise AssertionError("the scripted tests end before a download")
 
 
 @pytest.fixture

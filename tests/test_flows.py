@@ -30,7 +30,7 @@ from eco_widget._sinks import FileSink, MemorySink
 from tests.stepper import BASE, FakeClock, Stepper, job_payload, response, runtime
 
 PARAMS = VideoParams.create("a red balloon", seed=7)
-VIDEO = bytes(range(256)) * 40  # 10 240 bytes
+VIDEO = (b"\x00\x00\x00\x18ftypisom" + bytes(range(256)) * 40)[:10_240]  # an MP4 head
 URL = "https://videos.test/vid_1.mp4?expires=1&signature=abc"
 
 

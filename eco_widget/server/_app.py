@@ -9,6 +9,11 @@ Routes::
     GET  /_sandbox/stats                counters for the calling key (bearer auth)
 
 Every error is the contract's JSON body and every response carries ``x-request-id``.
+
+URLs the server hands out (``video_url``, the OpenAPI ``servers``) start with its public
+base URL: ``ServerConfig.public_url``, else the address it listens on (set with
+:func:`set_listen_url` once bound), else the local address of the connection. Never the
+request's ``Host`` header: a client could point other clients' links anywhere.
 """
 
 from __future__ import annotations
@@ -17,14 +22,16 @@ import contextlib
 import json
 import math
 import random
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from typing import Any
 
+import anyio
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Scope
@@ -47,7 +54,9 @@ from ._timing import TimingPlanner
 from ._video import RangeNotSatisfiable, VideoFileResponse, file_size, parse_range
 from ._views import job_object, short
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "set_listen_url"]
+
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,20}")
 
 
 def _rng(seed: int | None, purpose: str) -> random.Random:
@@ -83,10 +92,19 @@ class _API:
         self.stats = stats
         self.keys = keys
 
+    def base_url(self, request: Request) -> str:
+        """The base of the URLs handed out (see the module's docstring)."""
+        configured = self.config.public_url or request.app.state.listen_url
+        if configured:
+            return str(configured)
+        host, port = request.scope.get("server") or ("127.0.0.1", 80)
+        shown = f"[{host}]" if ":" in str(host) else host
+        return f"http://{shown}:{port}"
+
     def _job(self, record: JobRecord, request: Request) -> dict[str, Any]:
         return job_object(
             record,
-            base_url=str(request.base_url).rstrip("/"),
+            base_url=self.base_url(request),
             signer=self.signer,
             url_ttl=self.config.url_ttl,
             progress=self.runner.progress(record, time.time()),
@@ -123,22 +141,45 @@ class _API:
         return JSONResponse(self._job(record, request))
 
     async def _read_body(self, request: Request) -> bytes:
+        """The body, refused when over the limit (413), announced wrongly (400) or
+        not all there within ``body_timeout`` seconds (408, connection closed)."""
         limit = self.config.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            if not declared.strip().isdigit():
+        declared = request.headers.getlist("content-length")
+        if declared:
+            value = declared[0].strip()
+            if len(declared) > 1 or not _CONTENT_LENGTH.fullmatch(value):
                 raise APIErrorResponse(
-                    400, "invalid_request_error", "Invalid Content-Length header."
+                    400,
+                    "invalid_request_error",
+                    "Invalid Content-Length header: send one, a whole number of bytes.",
+                    headers={"Connection": "close"},
                 )
-            if int(declared) > limit:
-                raise self._too_large(int(declared))
+            if int(value) > limit:
+                raise self._too_large(int(value))
         chunks: list[bytes] = []
         received = 0
-        async for chunk in request.stream():
-            received += len(chunk)
-            if received > limit:
-                raise self._too_large(None)
-            chunks.append(chunk)
+        timeout = self.config.body_timeout
+        try:
+            with anyio.fail_after(timeout):
+                async for chunk in request.stream():
+                    received += len(chunk)
+                    if received > limit:
+                        raise self._too_large(None)
+                    chunks.append(chunk)
+        except ClientDisconnect:
+            # Nobody reads this answer; without it Starlette logs a 500.
+            raise APIErrorResponse(
+                400, "invalid_request_error", "The client left before sending its body."
+            ) from None
+        except TimeoutError:
+            announced = f" of {int(declared[0])}" if declared else ""
+            raise APIErrorResponse(
+                408,
+                "invalid_request_error",
+                f"The request body did not arrive within {timeout:g} s ({received} bytes "
+                f"received{announced}): send the whole body with the request.",
+                headers={"Connection": "close"},
+            ) from None
         return b"".join(chunks)
 
     def _too_large(self, size: int | None) -> APIErrorResponse:
@@ -149,6 +190,7 @@ class _API:
             "invalid_request_error",
             f"The request body is {what}: at most {limit} bytes ({limit / 1024:g} KiB) "
             "are accepted.",
+            headers={"Connection": "close"},  # the rest of the body is not read
         )
 
     def _too_many(self, exc: TooManyActiveJobs) -> APIErrorResponse:
@@ -219,7 +261,7 @@ class _API:
         return VideoFileResponse(path, size, span, etag=f'"{job_id}-{size}"')
 
     async def openapi(self, request: Request) -> Response:
-        return JSONResponse(openapi_document(str(request.base_url).rstrip("/")))
+        return JSONResponse(openapi_document(self.base_url(request)))
 
     async def stats_route(self, request: Request) -> Response:
         key_hash = self.keys.authenticate(request.headers)
@@ -275,7 +317,15 @@ def create_app(config: ServerConfig) -> Starlette:
         wrap=wrap, routes=routes, exception_handlers=exception_handlers, lifespan=lifespan
     )
     app.state.config = config
+    app.state.listen_url = None
     app.state.stats = stats
     app.state.store = store
     app.state.runner = runner
     return app
+
+
+def set_listen_url(app: Starlette, url: str | None) -> None:
+    """Tell the app the address it listens on (``http://127.0.0.1:54321``), the base of
+    its URLs when ``ServerConfig.public_url`` is not set. ``None``: a wildcard address
+    (``0.0.0.0``), for which each connection's local address is used instead."""
+    app.state.listen_url = url.rstrip("/") if url else None

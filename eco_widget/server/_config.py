@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from ._renderer import Renderer
 
@@ -36,6 +37,28 @@ def _check_seconds(name: str, value: float, *, positive: bool = False) -> None:
     if not ok:
         bound = "> 0" if positive else "≥ 0"
         raise ValueError(f"{name} must be a finite number {bound}; got {value!r}.")
+
+
+def _check_public_url(url: str) -> str:
+    """``url`` without its trailing slash, if it is an absolute http(s) URL with no
+    query or fragment."""
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+    except ValueError:  # e.g. an unclosed [IPv6 address
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or parts.query
+        or parts.fragment
+        or any(ch.isspace() for ch in url)
+    ):
+        raise ValueError(
+            "public_url must be an absolute http:// or https:// URL without query or "
+            f"fragment, e.g. https://videos.example.org; got {url!r}."
+        )
+    return url.rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -91,6 +114,13 @@ class ServerConfig:
     ``realistic``: like production, 1.5–3 minutes) and ``time_scale`` multiplies it.
     ``url_ttl`` is how long a video URL stays valid after completion, in seconds.
     ``seed`` makes timing and faults reproducible.
+
+    ``public_url`` is the base of the ``video_url`` the server hands out (and of the
+    OpenAPI document's server), e.g. ``https://videos.example.org`` behind a proxy; by
+    default, the address the server listens on. Never the request's ``Host`` header,
+    which any client may set. ``body_timeout`` bounds, in seconds, how long a submit's
+    body may take to arrive: a client that announces more than it sends gets a 408 and
+    the connection is closed.
     """
 
     api_keys: tuple[str, ...] = field(repr=False)
@@ -103,6 +133,8 @@ class ServerConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     renderer: Renderer | None = None
     seed: int | None = None
+    public_url: str | None = None
+    body_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         keys = self.api_keys
@@ -135,3 +167,6 @@ class ServerConfig:
             isinstance(self.seed, bool) or not isinstance(self.seed, int)
         ):
             raise TypeError(f"seed must be an integer or None; got {self.seed!r}.")
+        _check_seconds("body_timeout", self.body_timeout, positive=True)
+        if self.public_url is not None:
+            object.__setattr__(self, "public_url", _check_public_url(self.public_url))

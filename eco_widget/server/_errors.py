@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-__all__ = ["APIErrorResponse", "error_response", "exception_handlers"]
+__all__ = ["APIErrorResponse", "encodable", "error_response", "exception_handlers"]
 
 
 def error_response(
@@ -20,11 +20,18 @@ def error_response(
     param: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    """A JSON error response in the contract's shape."""
-    error: dict[str, str] = {"type": type, "message": message}
+    """A JSON error response in the contract's shape. A lone surrogate from the request
+    (an unknown field named ``"\\ud800"``) is written as its escape: it cannot be
+    encoded, and an error must never turn into a 500."""
+    error: dict[str, str] = {"type": type, "message": encodable(message)}
     if param is not None:
-        error["param"] = param
+        error["param"] = encodable(param)
     return JSONResponse({"error": error}, status_code=status, headers=headers)
+
+
+def encodable(text: str) -> str:
+    """``text`` with any lone surrogate replaced by its ``\\udXXX`` escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class APIErrorResponse(Exception):

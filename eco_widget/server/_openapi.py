@@ -138,8 +138,14 @@ def openapi_document(server_url: str | None = None) -> dict[str, Any]:
                                 "application/json": {"schema": {"$ref": "#/components/schemas/Job"}}
                             },
                         },
-                        "400": _error("Bad JSON, unknown or missing field, value out of range."),
+                        "400": _error(
+                            "Bad JSON, unknown or missing field, value out of range, a prompt "
+                            "that is not Unicode text, a malformed Content-Length."
+                        ),
                         "401": _error("Missing or unknown API key."),
+                        "408": _error(
+                            "The body did not arrive in time (the connection is closed)."
+                        ),
                         "413": _error("Request body over the size limit (64 KiB)."),
                         "429": _error("Too many jobs queued or processing.", retry_after=True),
                         "500": _error("Transient server error: do not blindly submit again."),

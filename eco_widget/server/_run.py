@@ -12,14 +12,16 @@ from types import TracebackType
 import uvicorn
 from starlette.applications import Starlette
 
-from ._app import create_app
+from ._app import create_app, set_listen_url
 from ._config import ServerConfig
+from ._http import JSONErrorHTTPProtocol
 from ._stats import ServerStats
 
 __all__ = ["ThreadedServer", "serve"]
 
 _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 30.0
+_WILDCARDS = frozenset({"", "0.0.0.0", "::"})
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -49,6 +51,14 @@ def _url(host: str, sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
+def _listening(app: Starlette, host: str, sock: socket.socket) -> str:
+    """The server's URL, and the app told of it (the base of its ``video_url``): on a
+    wildcard address the app uses each connection's own local address instead."""
+    url = _url(host, sock)
+    set_listen_url(app, None if host in _WILDCARDS else url)
+    return url
+
+
 def _uvicorn_config(app: Starlette, host: str, log_level: str, access_log: bool) -> uvicorn.Config:
     return uvicorn.Config(
         app,
@@ -57,6 +67,7 @@ def _uvicorn_config(app: Starlette, host: str, log_level: str, access_log: bool)
         access_log=access_log,
         lifespan="on",
         timeout_graceful_shutdown=5,
+        http=JSONErrorHTTPProtocol,
     )
 
 
@@ -119,7 +130,7 @@ class ThreadedServer:
         if self._thread is not None:
             raise RuntimeError("a ThreadedServer can be started only once")
         self._socket = _bind(self.host, self.port)
-        self._url = _url(self.host, self._socket)
+        self._url = _listening(self.app, self.host, self._socket)
         self._thread = threading.Thread(
             target=self._run, name=f"eco-server-{self._url}", daemon=True
         )
@@ -181,7 +192,8 @@ def serve(
     app = create_app(config)
     sock = _bind(host, port)
     print(
-        f"Ecohash video API (local, profile {config.profile}) on {_url(host, sock)}; "
+        f"Ecohash video API (local, profile {config.profile}) on "
+        f"{_listening(app, host, sock)}; "
         f"data in {config.data_dir}. Press Ctrl+C to stop.",
         file=sys.stderr,
         flush=True,

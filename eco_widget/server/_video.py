@@ -4,7 +4,9 @@
   whole file (a server may ignore a range request; multipart answers are not worth it);
 - ``bytes=a-b``, ``bytes=a-``, ``bytes=-n``: ``206`` with ``Content-Range``;
 - a ``bytes`` range that is malformed or starts past the end: ``416`` with
-  ``Content-Range: bytes */<size>`` (and the contract's JSON error body).
+  ``Content-Range: bytes */<size>`` (and the contract's JSON error body). A position
+  of any length is read: one of thousands of digits (``bytes=999…999-``) is past the
+  end of any file, without being converted to an int.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ from starlette.types import Receive, Scope, Send
 __all__ = ["RangeNotSatisfiable", "VideoFileResponse", "parse_range"]
 
 _CHUNK = 64 * 1024
-_SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+_SPEC = re.compile(r"^[ \t]*([0-9]*)[ \t]*-[ \t]*([0-9]*)[ \t]*$")
+#: Longer positions are past the end of any file (and Python will not convert ints of
+#: more than 4300 digits from text): they read as this.
+_MAX_DIGITS = 30
+_BEYOND = 10**_MAX_DIGITS
 
 
 class RangeNotSatisfiable(Exception):
@@ -46,17 +52,23 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         raise RangeNotSatisfiable(size)
     first, last = match.group(1), match.group(2)
     if first == "":  # suffix: the last n bytes
-        suffix = int(last)
+        suffix = _position(last)
         if suffix == 0 or size == 0:
             raise RangeNotSatisfiable(size)
         return max(0, size - suffix), size
-    start = int(first)
-    end = size if last == "" else int(last) + 1
-    if last != "" and int(last) < start:
+    start = _position(first)
+    end = size if last == "" else _position(last) + 1
+    if last != "" and _position(last) < start:
         raise RangeNotSatisfiable(size)
     if start >= size:
         raise RangeNotSatisfiable(size)
     return start, min(end, size)
+
+
+def _position(digits: str) -> int:
+    """A byte position of a ``Range`` header; a huge one reads as :data:`_BEYOND`."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= _MAX_DIGITS else _BEYOND
 
 
 class VideoFileResponse(Response):
