@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.fake_api import FakeApi
 from tests.waiting import deadline_wait
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,20 +25,6 @@ KEY = "eco_hostile_cli_key"
 SETPRIV = shutil.which("setpriv")
 #: Root without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH obeys files' owner bits.
 NO_BYPASS = ("--bounding-set=-dac_override,-dac_read_search",)
-
-
-@pytest.fixture
-def api():
-    servers: list[FakeApi] = []
-
-    def start(**behaviour: str) -> FakeApi:
-        server = FakeApi(**behaviour).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def ecovideo(

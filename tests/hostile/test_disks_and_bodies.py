@@ -40,20 +40,6 @@ def home(monkeypatch, tmp_path) -> Path:
     return folder
 
 
-@pytest.fixture
-def api():
-    servers: list[FakeApi] = []
-
-    def start(**behaviour: str) -> FakeApi:
-        server = FakeApi(**behaviour).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
 def client(server: FakeApi, **kwargs) -> Client:
     return Client(api_key=KEY, base_url=server.url, poll_policy=FAST_POLL, **kwargs)
 

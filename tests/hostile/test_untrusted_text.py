@@ -495,6 +495,7 @@ def test_cli_hides_a_password_in_the_base_url(hostile, tmp_path):
 def test_the_http_libraries_log_lines_are_redacted(home, caplog):
     """httpx logs each response's status line (a server's reason phrase) and httpcore
     its headers: a server putting the key there does not get it into a log record."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("content-length") or 0))

@@ -23,19 +23,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tests.kernel.conftest import DEADLINE, Execution
+from tests.kernel.test_widget_kernel import IMPORT, PARAMS
 
 if TYPE_CHECKING:
     from tests.kernel.conftest import KernelSession, WidgetLog
 
-PARAMS = {
-    "prompt": "a red balloon at dawn",
-    "num_frames": 9,
-    "fps": 8,
-    "num_inference_steps": 20,
-    "guidance_scale": 4.5,
-    "seed": 1234,
-}
-IMPORT = "from eco_widget import VideoWidget\n"
 #: Run on the subshell: record the thread the kernel delivers each custom message of
 #: ``w`` on (wrapping the comm's own callback: the widget hands the message to its home
 #: loop from there), and publish the widget's state from there (which routes its comm's
