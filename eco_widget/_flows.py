@@ -309,6 +309,9 @@ def download_flow(
         _discard(sink)
         yield Record(job, outcome=(EXPIRED, str(exc)))
         raise
+    except InterruptedError:  # an OSError too, but the user's Ctrl-C, not the disk
+        _discard(sink)
+        raise
     except (OSError, OutputPathError) as exc:
         _discard(sink)
         raise not_saved(job, sink, exc) from exc

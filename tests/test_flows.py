@@ -385,6 +385,18 @@ def test_file_download_moves_the_file_into_place(clock, tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["out.mp4"]
 
 
+def test_an_interrupt_during_a_download_stays_an_interrupt(clock, tmp_path):
+    """InterruptedError (a batch's Ctrl-C ending a retry's sleep) is an OSError, but not
+    a disk that failed: it is not reported as a video that could not be saved."""
+    target = tmp_path / "out.mp4"
+    s = Stepper(download_flow(runtime(clock), _done(), lambda job: FileSink(target)), clock)
+    s.stream(response(s.step.request, 503, content=b""))
+    assert isinstance(s.step, Sleep)
+    with pytest.raises(InterruptedError):
+        s.flow.throw(InterruptedError("stopped"))
+    assert list(tmp_path.iterdir()) == []
+
+
 # -- generate ----------------------------------------------------------------------------
 def test_generate_submits_waits_and_downloads(clock):
     s = Stepper(
