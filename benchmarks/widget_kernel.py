@@ -79,6 +79,16 @@ class Kernel:
         elif kind in ("execute_result", "display_data", "error"):
             self.results[msg["parent_header"]["msg_id"]] = msg
 
+    def listen(self, seconds: float) -> None:
+        """Handle the kernel's iopub messages for ``seconds`` (the pause between two
+        samples), or until none comes in time."""
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            try:
+                self._handle(self.client.get_iopub_msg(timeout=until - time.monotonic()))
+            except queue.Empty:
+                return
+
     def drain(self) -> None:
         """Read every iopub message already there."""
         while True:
@@ -145,12 +155,7 @@ def sample(kernel: Kernel, count: int, spacing: float, while_active: bool) -> li
         if not while_active and len(times) >= count:
             return times
         times.append(kernel.round_trip())
-        paced = time.monotonic() + spacing
-        while time.monotonic() < paced:
-            try:
-                kernel._handle(kernel.client.get_iopub_msg(timeout=paced - time.monotonic()))
-            except queue.Empty:
-                break
+        kernel.listen(spacing)
 
 
 def start_widgets(kernel: Kernel, client_expr: str, tag: str) -> list[str]:
@@ -203,12 +208,7 @@ def sample_locked(
         times.append(seconds)
         if holding:
             held.append(seconds)
-        paced = time.monotonic() + spacing
-        while time.monotonic() < paced:
-            try:
-                kernel._handle(kernel.client.get_iopub_msg(timeout=paced - time.monotonic()))
-            except queue.Empty:
-                break
+        kernel.listen(spacing)
 
 
 def describe(label: str, seconds: list[float]) -> None:
