@@ -46,20 +46,20 @@ if TYPE_CHECKING:
     from ._async_client import AsyncClient
     from ._batch import BatchResult
     from ._client import DEFAULT_TIMEOUT, Client
-    from ._gallery import VideoGallery
+    from .notebook._gallery import VideoGallery
     from ._jobs_table import JobsTable, jobs
     from ._journal import Journal, JournalEntry
     from ._recovery import ResumeResult
     from ._slots import SlotWait
-    from ._widget import VideoWidget
+    from .notebook._widget import VideoWidget
 
 # Loaded on first use, so that importing the package does not import httpx.
 _LAZY = {
     "AsyncClient": "._async_client",
     "Client": "._client",
     "DEFAULT_TIMEOUT": "._client",
-    "VideoWidget": "._widget",
-    "VideoGallery": "._gallery",
+    "VideoWidget": ".notebook._widget",
+    "VideoGallery": ".notebook._gallery",
     "BatchResult": "._batch",
     "JobsTable": "._jobs_table",
     "jobs": "._jobs_table",
@@ -83,14 +83,14 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext eco_widget``: register the ``%ecovideo`` and ``%%ecovideo`` magics."""
-    from ._magic import load_ipython_extension as load
+    from .notebook._magic import load_ipython_extension as load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext eco_widget``: remove the magics."""
-    from ._magic import unload_ipython_extension as unload
+    from .notebook._magic import unload_ipython_extension as unload
 
     unload(ipython)
 

@@ -21,7 +21,7 @@ import av
 import pytest
 
 from eco_widget import Client
-from eco_widget import cli as cli_module
+from eco_widget.cli import _main as cli_module
 from eco_widget.cli import main
 from eco_widget.server import SandboxRenderer
 from tests.conftest import FAST_POLL, KEY

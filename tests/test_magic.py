@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from eco_widget import PARAMETERS, Video
-from eco_widget._cli_parser import PARAM_FLAGS
-from eco_widget._magic import (
+from eco_widget.cli._parser import PARAM_FLAGS
+from eco_widget.notebook._magic import (
     FLAGS,
     MagicCommand,
     MagicUsageError,
@@ -162,7 +162,7 @@ def shell(tmp_path, monkeypatch):
 
 
 def test_usage_errors_print_and_return_none_before_any_widget(shell, monkeypatch, capsys):
-    import eco_widget._magic as magic
+    import eco_widget.notebook._magic as magic
 
     started = []
     monkeypatch.setattr(magic, "run", lambda *args: started.append(args))
@@ -259,7 +259,7 @@ def test_resume_parses_alone_and_not_in_the_cell_magic():
 
 
 def test_bad_resume_input_prints_one_line_and_sends_nothing(shell, monkeypatch, capsys):
-    import eco_widget._magic as magic
+    import eco_widget.notebook._magic as magic
 
     started = []
     monkeypatch.setattr(magic, "run", lambda *args: started.append(args))

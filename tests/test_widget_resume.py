@@ -289,7 +289,7 @@ def test_jobs_of_a_running_process_are_not_offered_but_those_of_an_ended_one_are
     import subprocess
     import sys
 
-    from eco_widget._widget_pending import from_earlier_session
+    from eco_widget.notebook._pending import from_earlier_session
     from tests.test_flows_journal import entry
 
     other = subprocess.Popen([sys.executable, "-c", "input()"], stdin=subprocess.PIPE)

@@ -1,4 +1,4 @@
-"""The widget's front end (eco_widget/static/widget.js) in Chromium, without a kernel.
+"""The widget's front end (eco_widget/notebook/static/widget.js) in Chromium, without a kernel.
 
 ``tests/browser/harness/`` is a static page with a fake anywidget model; it is served
 over a loopback HTTP server and driven with Playwright. The MP4 that the fake kernel
@@ -44,7 +44,7 @@ pytestmark = pytest.mark.slow
 
 # -- serving the harness -----------------------------------------------------------------
 class _HarnessHandler(http.server.SimpleHTTPRequestHandler):
-    """``/harness/…`` from tests/browser/harness, ``/static/…`` from eco_widget/static and
+    """``/harness/…`` from tests/browser/harness, ``/static/…`` from eco_widget/notebook/static and
     ``/sample.mp4`` from memory; nothing else."""
 
     extensions_map = {  # noqa: RUF012 (the base class's own attribute)

@@ -37,7 +37,7 @@ from eco_widget import (
     ServerError,
     UnexpectedResponseError,
 )
-from eco_widget._cli_errors import print_error
+from eco_widget.cli._errors import print_error
 from eco_widget._config import resolve_settings
 from eco_widget._jobs_table import JobsTable
 from eco_widget._journal import Journal

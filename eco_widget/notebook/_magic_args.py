@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._exceptions import InvalidParameterError
-from ._params import PARAMETERS, VideoParams
+from .._exceptions import InvalidParameterError
+from .._params import PARAMETERS, VideoParams
 
 __all__ = [
     "FLAGS",

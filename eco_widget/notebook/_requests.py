@@ -14,15 +14,15 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._exceptions import InvalidParameterError
-from ._widget_form import FORM_FIELDS
-from ._widget_pending import pending_entries
+from .._exceptions import InvalidParameterError
+from ._form import FORM_FIELDS
+from ._pending import pending_entries
 
 if TYPE_CHECKING:
-    from ._async_client import AsyncClient
+    from .._async_client import AsyncClient
     from ._home_loop import HomeLoop
-    from ._journal import JournalEntry
-    from ._widget_run import Run
+    from .._journal import JournalEntry
+    from ._run import Run
 
 __all__ = ["FrontEndRequests"]
 

@@ -35,7 +35,7 @@ from ._magic_args import (
 )
 
 if TYPE_CHECKING:
-    from ._video import Video
+    from .._video import Video
 
 __all__ = [
     "FLAGS",

@@ -6,8 +6,8 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from ._exceptions import InvalidParameterError
-from ._params import PARAMETERS, PROMPT_MAX_CHARS, check_prompt
+from .._exceptions import InvalidParameterError
+from .._params import PARAMETERS, PROMPT_MAX_CHARS, check_prompt
 
 __all__ = ["FORM_FIELDS", "OPTIONS", "check_options", "form_limits", "unknown_options"]
 
@@ -46,7 +46,7 @@ def check_options(
     is not an :class:`AsyncClient`, and out-of-range values
     (:class:`InvalidParameterError`). A blank prompt is accepted: the form starts
     empty."""
-    from ._async_client import AsyncClient
+    from .._async_client import AsyncClient
 
     if unknown:
         raise unknown_options(owner, unknown)

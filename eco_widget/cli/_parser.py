@@ -6,11 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._client import DEFAULT_TIMEOUT
-from ._config import API_KEY_ENV, BASE_URL_ENV
-from ._jobs_table import STATUSES
-from ._params import PARAMETERS
-from ._version import __version__
+from .._client import DEFAULT_TIMEOUT
+from .._config import API_KEY_ENV, BASE_URL_ENV
+from .._jobs_table import STATUSES
+from .._params import PARAMETERS
+from .._version import __version__
 
 __all__ = ["PARAM_FLAGS", "PROG", "build_parser"]
 
@@ -223,7 +223,7 @@ def _add_get_download(commands: Any, connection: argparse.ArgumentParser) -> Non
 
 def _size(text: str) -> tuple[int, int]:
     """``WxH`` → ``(width, height)``, both multiples of 16."""
-    from ._local_engine import parse_size
+    from .._local_engine import parse_size
 
     try:
         return parse_size(text)

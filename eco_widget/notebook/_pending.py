@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._exceptions import EcoVideoError
-from ._journal_entry import from_earlier_session
-from ._widget_run import FOLLOWED
+from .._exceptions import EcoVideoError
+from .._journal_entry import from_earlier_session
+from ._run import FOLLOWED
 
 if TYPE_CHECKING:
-    from ._client import AsyncClient
-    from ._journal import JournalEntry
+    from .._client import AsyncClient
+    from .._journal import JournalEntry
 
 __all__ = ["from_earlier_session", "pending_entries", "pending_offer"]
 

@@ -17,12 +17,12 @@ from typing import Any, Protocol, TextIO
 
 from tqdm import tqdm
 
-from ._journal import JournalEntry
-from ._models import Job
-from ._params import VideoParams
-from ._polling import TimingModel
-from ._progress import Phase, ProgressEstimator, ProgressInfo
-from ._untrusted import escape_controls
+from .._journal import JournalEntry
+from .._models import Job
+from .._params import VideoParams
+from .._polling import TimingModel
+from .._progress import Phase, ProgressEstimator, ProgressInfo
+from .._untrusted import escape_controls
 
 __all__ = [
     "BarDisplay",

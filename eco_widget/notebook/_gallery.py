@@ -17,14 +17,14 @@ from typing import Any
 
 import traitlets
 
-from ._async_client import AsyncClient
-from ._batch import BatchItem, BatchPlan, BatchResult
-from ._client import DEFAULT_TIMEOUT
-from ._exceptions import EcoVideoError
-from ._slots import MAX_ACTIVE_JOBS
-from ._video import Video
+from .._async_client import AsyncClient
+from .._batch import BatchItem, BatchPlan, BatchResult
+from .._client import DEFAULT_TIMEOUT
+from .._exceptions import EcoVideoError
+from .._slots import MAX_ACTIVE_JOBS
+from .._video import Video
 from ._widget import VideoWidget
-from ._widget_run import WAITING, Publish, Run, drive_run
+from ._run import WAITING, Publish, Run, drive_run
 
 __all__ = ["VideoGallery"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._exceptions import (
+from .._exceptions import (
     APIConnectionError,
     APIError,
     AuthenticationError,
@@ -23,16 +23,16 @@ from ._exceptions import (
     RateLimitError,
     ServerError,
 )
-from ._flows import submission_unknown
-from ._models import Job, JobStatus
-from ._params import VideoParams
-from ._paths import videos_dir
-from ._progress import Phase, ProgressEstimator, ProgressInfo
-from ._slots import SlotWait
-from ._video import Video, default_filename
+from .._flows import submission_unknown
+from .._models import Job, JobStatus
+from .._params import VideoParams
+from .._paths import videos_dir
+from .._progress import Phase, ProgressEstimator, ProgressInfo
+from .._slots import SlotWait
+from .._video import Video, default_filename
 
 if TYPE_CHECKING:
-    from ._async_client import AsyncClient
+    from .._async_client import AsyncClient
 
 __all__ = ["FOLLOWED", "Publish", "Run", "drive_run", "follow_job"]
 

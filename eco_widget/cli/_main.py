@@ -29,7 +29,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ._cli_errors import (
+from ._errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
@@ -38,15 +38,15 @@ from ._cli_errors import (
     missing_extra,
     print_error,
 )
-from ._cli_journal import run_batch, run_jobs, run_resume, saved_line, where_flags
-from ._cli_parser import PARAM_FLAGS, PROG, build_parser
-from ._cli_progress import make_display
-from ._client import Client
-from ._config import API_KEY_ENV
-from ._exceptions import JobFailedError, JobTimeoutError
-from ._models import Job
-from ._params import VideoParams
-from ._untrusted import escape_controls
+from ._journal import run_batch, run_jobs, run_resume, saved_line, where_flags
+from ._parser import PARAM_FLAGS, PROG, build_parser
+from ._progress import make_display
+from .._client import Client
+from .._config import API_KEY_ENV
+from .._exceptions import JobFailedError, JobTimeoutError
+from .._models import Job
+from .._params import VideoParams
+from .._untrusted import escape_controls
 
 __all__ = ["build_parser", "main"]
 
@@ -220,7 +220,7 @@ def _server_key(keys: list[str] | None) -> tuple[str, ...]:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from .server import FaultConfig, ServerConfig, serve
+        from ..server import FaultConfig, ServerConfig, serve
     except ImportError as exc:
         raise missing_extra(exc) from exc
     import platformdirs
@@ -268,14 +268,14 @@ def _serve(args: argparse.Namespace) -> int:
 def _wan_backend(args: argparse.Namespace) -> Any:
     """The Wan renderer, loaded before the server listens: a missing extra or missing
     weights end the command with one line (exit 1) instead of failing every job."""
-    from ._local_engine import wan_renderer
+    from .._local_engine import wan_renderer
 
     try:
         renderer = wan_renderer(args.model, args.size)
     except ImportError as exc:
         raise CLIError(str(exc)) from exc
     print(f"{PROG}: loading {renderer.model} …", file=sys.stderr, flush=True)
-    from .server import WeightsUnavailableError
+    from ..server import WeightsUnavailableError
 
     try:
         renderer.load()
@@ -318,5 +318,3 @@ def main(argv: list[str] | None = None) -> int:
     return _run(handlers[args.command_name], args)
 
 
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from ._cli_parser import PROG
-from ._config import API_KEY_ENV
-from ._exceptions import (
+from ._parser import PROG
+from .._config import API_KEY_ENV
+from .._exceptions import (
     APIConnectionError,
     AuthenticationError,
     EcoVideoError,
@@ -14,8 +14,8 @@ from ._exceptions import (
     JournalError,
     MissingAPIKeyError,
 )
-from ._sandbox import SERVER_DEPENDENCIES
-from ._untrusted import escape_controls
+from .._sandbox import SERVER_DEPENDENCIES
+from .._untrusted import escape_controls
 
 __all__ = [
     "EXIT_FAILED",
