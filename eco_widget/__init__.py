@@ -46,11 +46,11 @@ if TYPE_CHECKING:
     from ._async_client import AsyncClient
     from ._batch import BatchResult
     from ._client import DEFAULT_TIMEOUT, Client
-    from .notebook._gallery import VideoGallery
     from ._jobs_table import JobsTable, jobs
     from ._journal import Journal, JournalEntry
     from ._recovery import ResumeResult
     from ._slots import SlotWait
+    from .notebook._gallery import VideoGallery
     from .notebook._widget import VideoWidget
 
 # Loaded on first use, so that importing the package does not import httpx.

@@ -27,12 +27,12 @@ from eco_widget import (
     PollPolicy,
     VideoParams,
 )
-from eco_widget.cli import _main as cli_module
-from eco_widget.cli._errors import missing_extra
-from eco_widget.cli._progress import BarDisplay, LineDisplay
 from eco_widget._models import JobError
 from eco_widget._polling import TimingModel
+from eco_widget.cli import _main as cli_module
 from eco_widget.cli import main
+from eco_widget.cli._errors import missing_extra
+from eco_widget.cli._progress import BarDisplay, LineDisplay
 
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = re.compile(

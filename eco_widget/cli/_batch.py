@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from ._errors import EXIT_USAGE, CLIError
-from ._parser import PARAM_FLAGS
 from .._exceptions import InvalidParameterError
 from .._params import PARAMETERS, VideoParams
+from ._errors import EXIT_USAGE, CLIError
+from ._parser import PARAM_FLAGS
 
 __all__ = ["DEFAULT_NAME", "BatchLine", "check_defaults", "output_template", "read_batch"]
 

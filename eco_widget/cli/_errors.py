@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from ._parser import PROG
 from .._config import API_KEY_ENV
 from .._exceptions import (
     APIConnectionError,
@@ -16,6 +15,7 @@ from .._exceptions import (
 )
 from .._sandbox import SERVER_DEPENDENCIES
 from .._untrusted import escape_controls
+from ._parser import PROG
 
 __all__ = [
     "EXIT_FAILED",

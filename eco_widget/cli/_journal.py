@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from .._batch import BatchPlan
-from ._batch import check_defaults, output_template, read_batch
-from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CLIError
-from ._parser import PARAM_FLAGS, PROG
-from ._progress import BatchLines, JobLines, is_terminal
 from .._client import Client
 from .._jobs_table import jobs
 from .._models import Job
 from .._untrusted import escape_controls, without_userinfo
+from ._batch import check_defaults, output_template, read_batch
+from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CLIError
+from ._parser import PARAM_FLAGS, PROG
+from ._progress import BatchLines, JobLines, is_terminal
 
 __all__ = ["again", "run_batch", "run_jobs", "run_resume", "saved_line", "where_flags"]
 

@@ -29,6 +29,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from .._client import Client
+from .._config import API_KEY_ENV
+from .._exceptions import JobFailedError, JobTimeoutError
+from .._models import Job
+from .._params import VideoParams
+from .._untrusted import escape_controls
 from ._errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -41,12 +47,6 @@ from ._errors import (
 from ._journal import run_batch, run_jobs, run_resume, saved_line, where_flags
 from ._parser import PARAM_FLAGS, PROG, build_parser
 from ._progress import make_display
-from .._client import Client
-from .._config import API_KEY_ENV
-from .._exceptions import JobFailedError, JobTimeoutError
-from .._models import Job
-from .._params import VideoParams
-from .._untrusted import escape_controls
 
 __all__ = ["build_parser", "main"]
 

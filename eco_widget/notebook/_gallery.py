@@ -23,8 +23,8 @@ from .._client import DEFAULT_TIMEOUT
 from .._exceptions import EcoVideoError
 from .._slots import MAX_ACTIVE_JOBS
 from .._video import Video
-from ._widget import VideoWidget
 from ._run import WAITING, Publish, Run, drive_run
+from ._widget import VideoWidget
 
 __all__ = ["VideoGallery"]
 

@@ -20,8 +20,8 @@ from ._pending import pending_entries
 
 if TYPE_CHECKING:
     from .._async_client import AsyncClient
-    from ._home_loop import HomeLoop
     from .._journal import JournalEntry
+    from ._home_loop import HomeLoop
     from ._run import Run
 
 __all__ = ["FrontEndRequests"]

@@ -24,13 +24,13 @@ from .._async_client import AsyncClient
 from .._client import DEFAULT_TIMEOUT
 from .._config import BASE_URL_ENV, DEFAULT_BASE_URL, SANDBOX
 from .._exceptions import EcoVideoError, InvalidParameterError
-from ._home_loop import HomeLoop
 from .._journal import JournalEntry
-from ._loop_wait import loop_running
 from .._params import PARAMETERS, VideoParams
 from .._slots import MAX_ACTIVE_JOBS
 from .._video import Video
 from ._form import FORM_FIELDS, check_options, form_limits, unknown_options
+from ._home_loop import HomeLoop
+from ._loop_wait import loop_running
 from ._pending import pending_entries, pending_offer
 from ._requests import FrontEndRequests
 from ._run import FOLLOWED, RESUMING, Run, drive_run, follow_job

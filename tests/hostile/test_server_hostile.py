@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eco_widget import Client, InvalidParameterError
-from eco_widget.notebook._magic_args import MagicUsageError, parse
 from eco_widget._params import MODEL, PROMPT_MAX_CHARS, VideoParams
+from eco_widget.notebook._magic_args import MagicUsageError, parse
 from eco_widget.server import ServerConfig, ThreadedServer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -37,7 +37,6 @@ from eco_widget import (
     ServerError,
     UnexpectedResponseError,
 )
-from eco_widget.cli._errors import print_error
 from eco_widget._config import resolve_settings
 from eco_widget._jobs_table import JobsTable
 from eco_widget._journal import Journal
@@ -46,6 +45,7 @@ from eco_widget._params import VideoParams
 from eco_widget._protocol import Endpoint, error_from_response, job_from_response
 from eco_widget._untrusted import escape_controls, redact, request_secrets, without_userinfo
 from eco_widget._video import default_filename
+from eco_widget.cli._errors import print_error
 from tests.conftest import FAST_POLL
 
 ROOT = Path(__file__).resolve().parents[2]
