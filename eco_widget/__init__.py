@@ -45,10 +45,11 @@ from ._video import Video
 if TYPE_CHECKING:
     from ._async_client import AsyncClient
     from ._batch import BatchResult
-    from ._client import DEFAULT_TIMEOUT, Client
+    from ._client import Client
     from ._jobs_table import JobsTable, jobs
     from ._journal import Journal, JournalEntry
     from ._recovery import ResumeResult
+    from ._shell import DEFAULT_TIMEOUT
     from ._slots import SlotWait
     from .notebook._gallery import VideoGallery
     from .notebook._widget import VideoWidget
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "AsyncClient": "._async_client",
     "Client": "._client",
-    "DEFAULT_TIMEOUT": "._client",
+    "DEFAULT_TIMEOUT": "._shell",
     "VideoWidget": ".notebook._widget",
     "VideoGallery": ".notebook._gallery",
     "BatchResult": "._batch",

@@ -9,32 +9,36 @@ import threading
 import weakref
 from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, assert_never, overload
 
 import httpx
 
-from ._batch import BatchItem, BatchProgress, BatchResult
-from ._client import DEFAULT_TIMEOUT, HTTP_TIMEOUT, batch_result, interrupted, tracker
+from ._batch import BatchItem, BatchResult
+from ._batch_progress import INTERRUPTED, BatchProgress
 from ._journal import Journal
 from ._models import Job
 from ._polling import PollPolicy
 from ._protocol import (
     Acquire,
+    AsyncUpdateCallback,
+    AsyncWaitCallback,
     Blocking,
+    CheckTarget,
+    CloseSink,
     Lookup,
     Notify,
+    OpenSink,
     Record,
     Reserve,
+    ResetSink,
     Send,
     Sleep,
     Step,
     Stream,
     Unreserve,
-    UpdateCallback,
-    WaitCallback,
 )
 from ._recovery import ResumeResult
-from ._shell import JobRef, PathLike, Shell
+from ._shell import DEFAULT_TIMEOUT, HTTP_TIMEOUT, JobRef, PathLike, Shell
 from ._sinks import DEFAULT_MAX_VIDEO_BYTES
 from ._slots import no_slot
 from ._video import Video
@@ -128,13 +132,17 @@ class AsyncClient(Shell):
             )
         elif isinstance(step, (Unreserve, Record, Lookup)):
             return await asyncio.to_thread(self._local, step)
+        elif isinstance(step, (CheckTarget, OpenSink, ResetSink, CloseSink)):
+            return await asyncio.to_thread(self._sink_step, step)
         elif isinstance(step, Blocking):
             return await asyncio.to_thread(step.function)
         elif isinstance(step, Acquire):
             try:
                 return await asyncio.wait_for(step.limiter.acquire_async(), step.timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise no_slot(step.timeout) from None
+        else:
+            assert_never(step)
         return None
 
     # -- the API ------------------------------------------------------------------------
@@ -148,7 +156,7 @@ class AsyncClient(Shell):
         guidance_scale: float = 5.0,
         seed: int | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
-        on_wait: WaitCallback | None = None,
+        on_wait: AsyncWaitCallback | None = None,
     ) -> Job:
         """Submit a job and return its first snapshot; see :meth:`Client.submit`."""
         return await self._drive(
@@ -173,11 +181,15 @@ class AsyncClient(Shell):
         job: JobRef,
         *,
         timeout: float = DEFAULT_TIMEOUT,
-        on_update: UpdateCallback | None = None,
+        on_update: AsyncUpdateCallback | None = None,
     ) -> Job:
         """Poll until the job is terminal; see :meth:`Client.wait`."""
         return await self._drive(self._wait(job, timeout, on_update))
 
+    @overload
+    async def download(self, job: JobRef, path: None = None) -> bytes: ...
+    @overload
+    async def download(self, job: JobRef, path: PathLike) -> Path: ...
     async def download(self, job: JobRef, path: PathLike | None = None) -> bytes | Path:
         """A completed job's MP4 as bytes or a saved path; see :meth:`Client.download`."""
         return await self._drive(self._download(job, path))
@@ -188,7 +200,7 @@ class AsyncClient(Shell):
         *,
         path: PathLike | None = None,
         timeout: float = DEFAULT_TIMEOUT,
-        on_update: UpdateCallback | None = None,
+        on_update: AsyncUpdateCallback | None = None,
     ) -> Video:
         """The video of a job submitted earlier; see :meth:`Client.result`."""
         return await self._drive(self._fetch(job, path, timeout, on_update))
@@ -204,8 +216,8 @@ class AsyncClient(Shell):
         seed: int | None = None,
         path: PathLike | None = None,
         timeout: float = DEFAULT_TIMEOUT,
-        on_update: UpdateCallback | None = None,
-        on_wait: WaitCallback | None = None,
+        on_update: AsyncUpdateCallback | None = None,
+        on_wait: AsyncWaitCallback | None = None,
     ) -> Video:
         """Submit, wait and download; see :meth:`Client.generate`."""
         return await self._drive(
@@ -224,7 +236,7 @@ class AsyncClient(Shell):
         )
 
     async def resume(
-        self, *, timeout: float = DEFAULT_TIMEOUT, on_update: UpdateCallback | None = None
+        self, *, timeout: float = DEFAULT_TIMEOUT, on_update: AsyncUpdateCallback | None = None
     ) -> ResumeResult:
         """Recover the account's unfinished jobs, all at once; see :meth:`Client.resume`."""
         entries = await asyncio.to_thread(self._unfinished)
@@ -254,7 +266,7 @@ class AsyncClient(Shell):
         gate = asyncio.Semaphore(concurrency)
 
         async def run(index: int) -> Video:
-            on_update, on_wait = tracker(bar, index)
+            on_update, on_wait = bar.tracker(index)
             async with gate:
                 try:
                     video = await self._drive(
@@ -271,9 +283,9 @@ class AsyncClient(Shell):
                 *(run(index) for index in range(len(plan))), return_exceptions=True
             )
         except BaseException:
-            bar.close(interrupted())
+            bar.close(INTERRUPTED)
             raise
-        result = batch_result(plan, dict(enumerate(outcomes)))
+        result = BatchResult.collect(outcomes)
         bar.close(result.summary() if progress else None)
         return result
 

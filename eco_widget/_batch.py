@@ -1,39 +1,44 @@
-"""Batches: many videos as easily as one. No I/O here but the progress bar.
+"""Batches: many videos as easily as one. No I/O.
 
 A :class:`BatchPlan` validates every item before anything is sent and names the batch
 (a hash of the account and the items as given), so that running the same batch again
 picks up its journaled jobs: saved videos are returned from disk, unfinished jobs are
-waited for, and only what never ran is submitted. :class:`BatchResult` holds the videos
-in input order and the errors of the items that failed.
+waited for, and only what never ran is submitted (each item's flow is
+``Shell._batch_item``). :class:`BatchResult` holds the videos in input order and the
+errors of the items that failed. ``Client`` runs the items on threads, ``AsyncClient``
+and ``VideoGallery`` as tasks: the plan, each item's flow and the result are the same.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
 import re
 import string
-import threading
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, overload
 
 from ._exceptions import EcoVideoError, InvalidParameterError, UnexpectedResponseError
-from ._journal import JournalEntry
 from ._models import Job
 from ._params import PARAMETERS, VideoParams
+from ._protocol import EarlierJob
 from ._video import Video
 
-__all__ = ["BatchItem", "BatchPlan", "BatchProgress", "BatchResult"]
+__all__ = ["STOPPED", "BatchItem", "BatchPlan", "BatchResult"]
 
 #: An item: a prompt, or a dict of ``prompt`` and any parameters.
 BatchItem = str | Mapping[str, Any]
 _TEMPLATE_FIELDS = ("index", "seed", "slug", "job_id", "num_frames", "fps")
 _FIELD_LIST = ", ".join(f"{{{name}}}" for name in _TEMPLATE_FIELDS)
 _SLUG = re.compile(r"[^a-z0-9]+")
+#: The error of an item whose waiting was stopped.
+STOPPED = (
+    "stopped waiting: its job goes on on the server; run the same batch again to pick it up"
+)
 
 
 def _item_params(index: int, item: Any) -> VideoParams:
@@ -122,19 +127,24 @@ class BatchPlan:
         ).hexdigest()
         self.key = "batch_" + digest[:20]
         #: The journal's latest entry of each item of an earlier run of this batch.
-        self.previous: dict[int, JournalEntry] = {}
+        self.previous: Mapping[int, EarlierJob] = {}
+        self._seeded: dict[int, VideoParams] = {}
 
     def __len__(self) -> int:
         return len(self.items)
 
     def params_for(self, index: int) -> VideoParams:
-        """An item's parameters; an item without a seed gets the one an earlier try drew
-        (so a re-run makes the same video), else a new one at submission."""
-        params = self.items[index]
-        entry = self.previous.get(index)
-        if params.seed is None and entry is not None and entry.seed is not None:
-            return replace(params, seed=entry.seed)
-        return params
+        """An item's parameters, with its seed: the one given, else the one an earlier
+        try drew (so a re-run makes the same video), else a new one, drawn once (ask
+        after :attr:`previous` is set)."""
+        seeded = self._seeded.get(index)
+        if seeded is None:
+            params = self.items[index]
+            entry = self.previous.get(index)
+            if params.seed is None and entry is not None and entry.seed is not None:
+                params = replace(params, seed=entry.seed)
+            seeded = self._seeded[index] = params.with_seed()
+        return seeded
 
     def target(self, index: int) -> Callable[[Job], Path] | None:
         """Where item ``index`` is saved: the template filled in, or ``None`` (the
@@ -179,6 +189,32 @@ class BatchResult(Sequence["Video | None"]):
         self._videos = videos
         self.errors = errors
 
+    @classmethod
+    def collect(cls, outcomes: Sequence[Video | BaseException]) -> BatchResult:
+        """The result of a batch from each item's outcome, in input order: its video,
+        or what ended it. An :class:`EcoVideoError` is kept as the item's error; an item
+        whose waiting was stopped (cancelled, interrupted) gets one saying that its job
+        goes on; any other exception is kept as an :class:`EcoVideoError` naming it
+        (chained to it). ``KeyboardInterrupt`` and ``SystemExit`` are raised."""
+        videos: list[Video | None] = []
+        errors: dict[int, EcoVideoError] = {}
+        for index, outcome in enumerate(outcomes):
+            if isinstance(outcome, Video):
+                videos.append(outcome)
+                continue
+            videos.append(None)
+            if isinstance(outcome, EcoVideoError):
+                errors[index] = outcome
+            elif isinstance(outcome, (asyncio.CancelledError, InterruptedError)):
+                errors[index] = EcoVideoError(STOPPED)
+            elif isinstance(outcome, Exception):
+                error = EcoVideoError(f"{type(outcome).__name__}: {outcome}")
+                error.__cause__ = outcome
+                errors[index] = error
+            else:
+                raise outcome
+        return cls(videos, errors)
+
     @overload
     def __getitem__(self, index: int) -> Video | None: ...
     @overload
@@ -219,46 +255,3 @@ class BatchResult(Sequence["Video | None"]):
 
     def __repr__(self) -> str:
         return f"BatchResult({self.summary()!r})"
-
-
-class BatchProgress:
-    """A progress bar over the items (``tqdm.auto``: a widget in notebooks, a bar in
-    terminals) whose postfix counts the items in each phase. Thread-safe."""
-
-    def __init__(self, total: int, *, enabled: bool, description: str = "videos"):
-        self._lock = threading.Lock()
-        self._phase: dict[int, str] = {}
-        self._bar = None
-        if enabled:
-            from tqdm.auto import tqdm
-
-            self._bar = tqdm(total=total, desc=description, unit="video", dynamic_ncols=True)
-
-    def phase(self, index: int, phase: str) -> None:
-        with self._lock:
-            if self._phase.get(index) in ("done", "failed"):
-                return
-            self._phase[index] = phase
-            self._refresh()
-
-    def finish(self, index: int, ok: bool) -> None:
-        with self._lock:
-            self._phase[index] = "done" if ok else "failed"
-            if self._bar is not None:
-                self._bar.update(1)
-            self._refresh()
-
-    def _refresh(self) -> None:
-        if self._bar is not None:
-            counts = Counter(self._phase.values())
-            order = ("waiting", "queued", "processing", "downloading", "failed")
-            self._bar.set_postfix_str(
-                ", ".join(f"{counts[name]} {name}" for name in order if counts[name]),
-                refresh=True,
-            )
-
-    def close(self, summary: str | None = None) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            if summary:
-                self._bar.write(summary)

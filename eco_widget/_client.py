@@ -1,34 +1,42 @@
-"""``Client`` and ``AsyncClient``: two thin shells that drive the flows over httpx.
+"""``Client``: the blocking shell that drives the flows over httpx.
 
 Every decision — retries, polling, resuming a download, journaling, waiting for a slot —
-is made in :mod:`._flows`; a shell only performs the steps a flow yields: send, stream,
-sleep, notify, record, look up, acquire. What both share lives in :mod:`._shell`.
+is made in the flows (:mod:`._flows`, :mod:`._lifecycle`); a shell only performs the
+steps a flow yields: send, stream, sleep, notify, record, look up, acquire, open and
+close a sink. What both shells share lives in :mod:`._shell`; the asyncio shell is
+:mod:`._async_client`.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import functools
+import inspect
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, assert_never, overload
 
 import httpx
 
-from ._batch import BatchItem, BatchPlan, BatchProgress, BatchResult
-from ._exceptions import EcoVideoError
+from ._batch import BatchItem, BatchResult
+from ._batch_progress import INTERRUPTED, BatchProgress
+from ._exceptions import InvalidParameterError
 from ._journal import Journal
 from ._models import Job
 from ._polling import PollPolicy
 from ._protocol import (
     Acquire,
     Blocking,
+    CheckTarget,
+    CloseSink,
     Lookup,
     Notify,
+    OpenSink,
     Record,
     Reserve,
+    ResetSink,
     Send,
     Sleep,
     Step,
@@ -38,29 +46,25 @@ from ._protocol import (
     WaitCallback,
 )
 from ._recovery import ResumeResult
-from ._shell import JobRef, PathLike, Shell
+from ._shell import DEFAULT_TIMEOUT, HTTP_TIMEOUT, JobRef, PathLike, Shell
 from ._sinks import DEFAULT_MAX_VIDEO_BYTES
-from ._slots import MAX_ACTIVE_JOBS, SlotWait
+from ._slots import MAX_ACTIVE_JOBS
 from ._video import Video
 
-__all__ = ["DEFAULT_TIMEOUT", "HTTP_TIMEOUT", "Client", "batch_result", "interrupted", "tracker"]
+__all__ = ["Client"]
 
 T = TypeVar("T")
 
-#: Seconds a wait lasts before :class:`JobTimeoutError` (production jobs take 1–3 min).
-DEFAULT_TIMEOUT = 900.0
-#: httpx timeouts: connect, then each read/write of a request.
-HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
-
-def tracker(progress: BatchProgress, index: int) -> tuple[UpdateCallback, WaitCallback]:
-    def on_update(job: Job) -> None:
-        progress.phase(index, "downloading" if job.is_completed else job.status)
-
-    def on_wait(wait: SlotWait) -> None:
-        progress.phase(index, "waiting")
-
-    return on_update, on_wait
+def _plain(name: str, callback: Callable[..., Any] | None) -> None:
+    """Refuse a coroutine function where ``Client`` calls ``callback`` (it could only
+    make a coroutine nobody awaits), before anything is sent."""
+    if callback is not None and inspect.iscoroutinefunction(callback):
+        raise InvalidParameterError(
+            name,
+            callback,
+            "a plain function (Client calls it; AsyncClient also awaits coroutine functions)",
+        )
 
 
 class Client(Shell):
@@ -145,15 +149,29 @@ class Client(Shell):
                 response.close()
             return response
         elif isinstance(step, Notify):
-            step.callback(step.value)
-        elif isinstance(step, Reserve) and cancel is not None and cancel.is_set():
-            raise InterruptedError("interrupted: no new job is submitted")
-        elif isinstance(step, (Reserve, Unreserve, Record, Lookup)):
+            result = step.callback(step.value)
+            if inspect.isawaitable(result):
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()  # never awaited: no "never awaited" warning either
+                raise TypeError(
+                    f"{step.callback!r} returned an awaitable: Client calls plain functions "
+                    "(use AsyncClient for coroutine functions)"
+                )
+        elif isinstance(step, Reserve):
+            if cancel is not None and cancel.is_set():
+                raise InterruptedError("interrupted: no new job is submitted")
             return self._local(step)
+        elif isinstance(step, (Unreserve, Record, Lookup)):
+            return self._local(step)
+        elif isinstance(step, (CheckTarget, OpenSink, ResetSink, CloseSink)):
+            return self._sink_step(step)
         elif isinstance(step, Blocking):
             return step.function()
         elif isinstance(step, Acquire):
             return step.limiter.acquire(cancel, timeout=step.timeout)
+        else:
+            assert_never(step)
         return None
 
     # -- the API ------------------------------------------------------------------------
@@ -177,6 +195,7 @@ class Client(Shell):
         ``Retry-After`` and tries again for up to ``timeout`` seconds, telling
         ``on_wait`` (``None``: raise :class:`RateLimitError` at once).
         """
+        _plain("on_wait", on_wait)
         return self._drive(
             self._submit(
                 prompt,
@@ -208,8 +227,13 @@ class Client(Shell):
         job seen completed is saved in the auto-save folder at once (when it is on), so
         that ``download`` later reads it from disk even after its URL expired.
         """
+        _plain("on_update", on_update)
         return self._drive(self._wait(job, timeout, on_update))
 
+    @overload
+    def download(self, job: JobRef, path: None = None) -> bytes: ...
+    @overload
+    def download(self, job: JobRef, path: PathLike) -> Path: ...
     def download(self, job: JobRef, path: PathLike | None = None) -> bytes | Path:
         """A completed job's MP4: its bytes, or — with ``path`` (a file, or a directory
         to name it in) — streamed to disk atomically and the path returned. A video the
@@ -228,6 +252,7 @@ class Client(Shell):
         while it runs, downloads and saves it, or returns the file the journal has.
         Raises :class:`JobFailedError`, :class:`VideoExpiredError` (its URL expired
         before it was saved) or :class:`JobTimeoutError`."""
+        _plain("on_update", on_update)
         return self._drive(self._fetch(job, path, timeout, on_update))
 
     def generate(
@@ -248,6 +273,8 @@ class Client(Shell):
         given, else in the auto-save folder (else kept in memory). A sixth job of the
         account waits for a slot, telling ``on_wait``. Raises :class:`JobFailedError`
         when the job fails."""
+        _plain("on_update", on_update)
+        _plain("on_wait", on_wait)
         return self._drive(
             self._generate(
                 prompt,
@@ -270,6 +297,7 @@ class Client(Shell):
         running, download every completed one not yet saved, report the rest. Expired
         and failed jobs are reported once and not tried again. Jobs are recovered five
         at a time, on threads: ``on_update`` may be called from any of them."""
+        _plain("on_update", on_update)
         entries = self._unfinished()
         outcomes = self._parallel(
             [
@@ -311,7 +339,7 @@ class Client(Shell):
         bar = BatchProgress(len(plan), enabled=progress)
 
         def run(index: int, cancel: threading.Event) -> Video:
-            on_update, on_wait = tracker(bar, index)
+            on_update, on_wait = bar.tracker(index)
             try:
                 video = self._drive(
                     self._batch_item(plan, index, timeout, on_update, on_wait), cancel
@@ -328,9 +356,9 @@ class Client(Shell):
                 workers=concurrency,
             )
         except BaseException:
-            bar.close(interrupted())
+            bar.close(INTERRUPTED)
             raise
-        result = batch_result(plan, dict(enumerate(outcomes)))
+        result = BatchResult.collect(outcomes)
         bar.close(result.summary() if progress else None)
         return result
 
@@ -370,24 +398,3 @@ class Client(Shell):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-
-def interrupted() -> str:
-    return (
-        "batch interrupted: its jobs go on on the server; run the same generate_many "
-        "again to pick them up (nothing is submitted twice)"
-    )
-
-
-def batch_result(plan: BatchPlan, outcomes: dict[int, Video | BaseException]) -> BatchResult:
-    videos: list[Video | None] = []
-    errors: dict[int, EcoVideoError] = {}
-    for index in range(len(plan)):
-        outcome = outcomes[index]
-        if isinstance(outcome, Video):
-            videos.append(outcome)
-        elif isinstance(outcome, EcoVideoError):
-            videos.append(None)
-            errors[index] = outcome
-        else:
-            raise outcome
-    return BatchResult(videos, errors)

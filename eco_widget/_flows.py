@@ -9,6 +9,7 @@ Tests drive them by hand with a fake clock.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -30,30 +31,32 @@ from ._exceptions import (
     VideoExpiredError,
     VideoNotSavedError,
 )
-from ._journal import EXPIRED
 from ._models import Job
 from ._params import VideoParams
 from ._polling import PollSchedule, TimingModel
 from ._protocol import (
-    Blocking,
+    EXPIRED,
+    AsyncUpdateCallback,
+    AsyncWaitCallback,
+    CloseSink,
     Endpoint,
     Notify,
+    OpenSink,
     Record,
     Reserve,
+    ResetSink,
     Send,
+    Sink,
     Sleep,
     Step,
     Stream,
     Unreserve,
-    UpdateCallback,
-    WaitCallback,
     error_from_response,
     job_from_response,
     log_response,
     retry_after_seconds,
 )
 from ._retry import RetryPolicy
-from ._sinks import FileSink, MemorySink
 from ._slots import SlotWait
 
 __all__ = [
@@ -162,7 +165,7 @@ def submit_flow(
     params: VideoParams,
     *,
     timeout: float | None = None,
-    on_wait: WaitCallback | None = None,
+    on_wait: AsyncWaitCallback | None = None,
     batch: tuple[str, int] | None = None,
     on_sending: Callable[[VideoParams], Any] | None = None,
 ) -> Flow[Job]:
@@ -244,7 +247,7 @@ def wait_flow(
     job: Job,
     *,
     timeout: float,
-    on_update: UpdateCallback | None = None,
+    on_update: AsyncUpdateCallback | None = None,
 ) -> Flow[Job]:
     """Poll until the job is completed or failed, or the deadline passes.
 
@@ -286,12 +289,10 @@ def wait_flow(
     return last
 
 
-def download_flow(
-    rt: Runtime, job: Job, make_sink: Callable[[Job], MemorySink | FileSink]
-) -> Flow[tuple[Job, bytes | Path]]:
-    """Fetch a completed job's video into ``make_sink(job)`` and finish it (bytes, or
-    the path it was renamed to, which is journaled); on any failure the sink is
-    discarded and nothing partial remains.
+def download_flow(rt: Runtime, job: Job, target: Any) -> Flow[tuple[Job, bytes | Path]]:
+    """Fetch a completed job's video into the sink the shell opens for ``target`` and
+    finish it (bytes, or the path it was renamed to, which is journaled); on any failure
+    the sink is discarded and nothing partial remains.
 
     A body cut short goes on from where it stopped (``Range``). A URL refused as
     expired (403/410) is refreshed once from the job; if the server has no newer URL the
@@ -299,42 +300,47 @@ def download_flow(
     reported, not tried again. Returns the job (refreshed or not) too.
     """
     _check_downloadable(job)
-    sink: MemorySink | FileSink | None = None
+    sink: Sink | None = None
     try:
-        sink = yield Blocking(lambda: make_sink(job))
+        sink = yield OpenSink(job, target)
         assert sink is not None
         job = yield from _fetch_video(rt, job, sink)
-        result = yield Blocking(sink.finish)
+        result: bytes | Path = yield CloseSink(sink, keep=True)
     except VideoExpiredError as exc:
-        _discard(sink)
+        yield from _discard(sink)
         yield Record(job, outcome=(EXPIRED, str(exc)))
         raise
     except InterruptedError:  # an OSError too, but the user's Ctrl-C, not the disk
-        _discard(sink)
+        yield from _discard(sink)
         raise
     except (OSError, OutputPathError) as exc:
-        _discard(sink)
+        yield from _discard(sink)
         raise not_saved(job, sink, exc) from exc
     except UnexpectedResponseError as exc:  # too large, not an MP4: say whose
-        _discard(sink)
+        yield from _discard(sink)
         exc.args = (f"the video of job {job.id}: {exc}",)
         raise
+    except GeneratorExit:  # the flow is being closed: no step can run any more
+        raise
     except BaseException:
-        _discard(sink)
+        yield from _discard(sink)
         raise
     if isinstance(result, Path):
         yield Record(job, saved=result)
     return job, result
 
 
-def _discard(sink: MemorySink | FileSink | None) -> None:
-    if sink is not None:
-        sink.discard()
+def _discard(sink: Sink | None) -> Flow[None]:
+    """Discard ``sink`` (a step), after a failure that stays the one raised."""
+    if sink is None:
+        return
+    try:
+        yield CloseSink(sink, keep=False)
+    except Exception:
+        pass
 
 
-def not_saved(
-    job: Job, sink: MemorySink | FileSink | None, error: BaseException
-) -> VideoNotSavedError:
+def not_saved(job: Job, sink: Sink | None, error: BaseException) -> VideoNotSavedError:
     """The error of a video that exists (and was billed) but could not be saved: it
     names the job, where the video was going, and how to fetch it again."""
     where = (
@@ -366,7 +372,7 @@ def _check_downloadable(job: Job) -> None:
         )
 
 
-def _fetch_video(rt: Runtime, job: Job, sink: MemorySink | FileSink) -> Flow[Job]:
+def _fetch_video(rt: Runtime, job: Job, sink: Sink) -> Flow[Job]:
     policy = rt.retry
     url, attempt, refreshed = job.video_url, 0, False
     while True:
@@ -384,7 +390,7 @@ def _fetch_video(rt: Runtime, job: Job, sink: MemorySink | FileSink) -> Flow[Job
             if sink.accepted and sink.is_complete():
                 return job
             if not sink.accepted:
-                sink.reset()  # a range that does not go on from our bytes: start over
+                yield ResetSink(sink)  # a range that does not go on from our bytes
         elif status in (403, 410):
             if refreshed:
                 raise expired_error(job, error_from_response(response, now=rt.wall()))
@@ -395,7 +401,7 @@ def _fetch_video(rt: Runtime, job: Job, sink: MemorySink | FileSink) -> Flow[Job
             job, url, attempt = fresh, fresh.video_url, 0
             continue
         elif status == 416:
-            sink.reset()
+            yield ResetSink(sink)
         elif not policy.should_retry_status(status):
             raise error_from_response(response, now=rt.wall())
         if attempt >= policy.max_attempts:

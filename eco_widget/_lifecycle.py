@@ -11,18 +11,28 @@ from typing import Any
 
 from ._exceptions import InvalidParameterError, JobFailedError, JobTimeoutError, NotFoundError
 from ._flows import Flow, Runtime, download_flow, expired_error, get_flow, submit_flow, wait_flow
-from ._journal import EXPIRED, LOST, JournalEntry
 from ._models import Job
 from ._params import VideoParams
-from ._protocol import Acquire, Blocking, Lookup, Notify, Record, UpdateCallback, WaitCallback
-from ._sinks import FileSink, MemorySink
+from ._protocol import (
+    EXPIRED,
+    LOST,
+    Acquire,
+    AsyncUpdateCallback,
+    AsyncWaitCallback,
+    Blocking,
+    CheckTarget,
+    EarlierJob,
+    Lookup,
+    Notify,
+    Record,
+)
 from ._slots import Slot, SlotLimiter, SlotWait
 
 __all__ = ["fetch_flow", "generate_flow", "slot_flow"]
 
 
 def slot_flow(
-    limiter: SlotLimiter | None, on_wait: WaitCallback | None, timeout: float | None = None
+    limiter: SlotLimiter | None, on_wait: AsyncWaitCallback | None, timeout: float | None = None
 ) -> Flow[Slot | None]:
     """Hold one of the account's slots (``None`` without a limiter), telling ``on_wait``
     when it has to wait; for at most ``timeout`` seconds (:class:`SlotTimeoutError`)."""
@@ -39,18 +49,17 @@ def slot_flow(
 def generate_flow(
     rt: Runtime,
     params: VideoParams,
-    make_sink: Callable[[Job], MemorySink | FileSink],
+    target: Any,
     *,
     timeout: float,
-    on_update: UpdateCallback | None = None,
-    on_wait: WaitCallback | None = None,
+    on_update: AsyncUpdateCallback | None = None,
+    on_wait: AsyncWaitCallback | None = None,
     limiter: SlotLimiter | None = None,
     batch: tuple[str, int] | None = None,
     on_sending: Callable[[VideoParams], Any] | None = None,
-    preflight: Callable[[], None] | None = None,
 ) -> Flow[tuple[Job, bytes | Path]]:
-    """Take a slot, check where the video will go (``preflight``, before anything is
-    sent), submit, wait and download into ``make_sink(job)``; raises
+    """Take a slot, check that the video can be saved at ``target`` (before anything is
+    sent), submit, wait and download it there (:class:`OpenSink`); raises
     :class:`JobFailedError` when the job fails. Returns the completed job and the video
     (bytes, or its path).
 
@@ -58,11 +67,11 @@ def generate_flow(
     (:class:`SlotTimeoutError`), for the server's (429: :class:`RateLimitError`), and for
     the job (:class:`JobTimeoutError`, the job goes on); the download after it is not
     cut short."""
+    params = params.with_seed()
     deadline = rt.clock() + timeout
     slot = yield from slot_flow(limiter, on_wait, timeout)  # slots go in the order asked
     try:
-        if preflight is not None:
-            yield Blocking(preflight)
+        yield CheckTarget(target, params)
         job = yield from submit_flow(
             rt,
             params,
@@ -85,17 +94,17 @@ def generate_flow(
             slot.release()
     if job.is_failed:
         raise JobFailedError(job)
-    return (yield from download_flow(rt, job, make_sink))
+    return (yield from download_flow(rt, job, target))
 
 
 def fetch_flow(
     rt: Runtime,
     job: Job | str,
-    make_sink: Callable[[Job], MemorySink | FileSink],
+    target: Any,
     *,
     wait: bool,
     timeout: float = 900.0,
-    on_update: UpdateCallback | None = None,
+    on_update: AsyncUpdateCallback | None = None,
     limiter: SlotLimiter | None = None,
 ) -> Flow[tuple[Job, bytes | Path]]:
     """The video of a job submitted earlier (a :class:`Job` or an id).
@@ -109,7 +118,7 @@ def fetch_flow(
     job_id = job.id if isinstance(job, Job) else job
     if not isinstance(job_id, str) or not job_id.strip():
         raise InvalidParameterError("job_id", job_id, "a job id such as 'vid_abc123'")
-    entry: JournalEntry | None = yield Lookup(job_id)
+    entry: EarlierJob | None = yield Lookup(job_id)
     params = job.params if isinstance(job, Job) else None
     if entry is not None:
         params = params or entry.params
@@ -149,4 +158,4 @@ def fetch_flow(
     if job.is_failed:
         yield Record(job)
         raise JobFailedError(job)
-    return (yield from download_flow(rt, job, make_sink))
+    return (yield from download_flow(rt, job, target))

@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -32,18 +32,25 @@ from ._version import __version__
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ._sinks import Sink
     from ._slots import SlotLimiter, SlotWait
 
 __all__ = [
+    "EXPIRED",
+    "LOST",
     "Acquire",
     "Blocking",
+    "CheckTarget",
+    "CloseSink",
+    "EarlierJob",
     "Endpoint",
     "Lookup",
     "Notify",
+    "OpenSink",
     "Record",
     "Reserve",
+    "ResetSink",
     "Send",
+    "Sink",
     "Sleep",
     "Step",
     "Stream",
@@ -56,8 +63,58 @@ logger = logging.getLogger("eco_widget")
 
 SUBMIT_PATH = "/v1/video/generations"
 
-UpdateCallback = Callable[[Job], Awaitable[None] | None]
-WaitCallback = Callable[["SlotWait"], Awaitable[None] | None]
+#: What ``Client`` calls with each new job snapshot, and with each wait for a slot:
+#: plain functions (a coroutine function is refused before anything is sent).
+UpdateCallback = Callable[[Job], None]
+WaitCallback = Callable[["SlotWait"], None]
+#: What ``AsyncClient`` calls: plain functions or coroutine functions (awaited).
+AsyncUpdateCallback = Callable[[Job], Awaitable[None] | None]
+AsyncWaitCallback = Callable[["SlotWait"], Awaitable[None] | None]
+
+#: How a job ended locally when the server can no longer tell: its URL expired before
+#: its video was saved, or the server no longer knows it.
+EXPIRED = "expired"
+LOST = "lost"
+
+
+# -- what the flows see of the shells' objects ------------------------------------------------
+class Sink(Protocol):
+    """Where a video's body goes (bytes in memory, or a file written atomically). The
+    flows read its state; every call that touches a disk is a step the shell performs
+    (:class:`OpenSink`, :class:`Stream`, :class:`ResetSink`, :class:`CloseSink`)."""
+
+    @property
+    def size(self) -> int: ...
+    @property
+    def accepted(self) -> bool: ...
+    def accept(self, response: httpx.Response) -> bool: ...
+    def write(self, chunk: bytes) -> None: ...
+    def reset(self) -> None: ...
+    def is_complete(self) -> bool: ...
+    def discard(self) -> None: ...
+    def finish(self) -> bytes | Path: ...
+
+
+class EarlierJob(Protocol):
+    """What the journal remembers of a job (a ``JournalEntry``), as the flows read it."""
+
+    @property
+    def job_id(self) -> str: ...
+    @property
+    def job(self) -> Job: ...
+    @property
+    def params(self) -> VideoParams | None: ...
+    @property
+    def seed(self) -> int | None: ...
+    @property
+    def saved_path(self) -> str | None: ...
+    @property
+    def is_saved(self) -> bool: ...
+    @property
+    def is_finished(self) -> bool: ...
+    @property
+    def is_unknown(self) -> bool: ...
+    def is_expired(self, now: float | None = None) -> bool: ...
 
 
 # -- the steps a flow yields to its shell --------------------------------------------------
@@ -141,9 +198,47 @@ class Blocking:
 
 
 @dataclass(frozen=True)
+class CheckTarget:
+    """Before a submission: check that the video of a job with ``params`` can be saved
+    at ``target`` (what the caller gave: a path, a folder, a template, or ``None`` for
+    the shell's default place), creating nothing. The shell raises
+    :class:`OutputPathError` into the flow when it cannot."""
+
+    target: Any
+    params: VideoParams
+
+
+@dataclass(frozen=True)
+class OpenSink:
+    """Make the sink ``job``'s video streams into, for ``target`` (as in
+    :class:`CheckTarget`); the shell sends back the :class:`Sink` (a folder or a
+    temporary file may be made: in a worker thread in the async shell)."""
+
+    job: Job
+    target: Any
+
+
+@dataclass(frozen=True)
+class ResetSink:
+    """Throw away what ``sink`` holds, to take the body again from its start."""
+
+    sink: Sink
+
+
+@dataclass(frozen=True)
+class CloseSink:
+    """``keep``: finish ``sink`` (a file is flushed, fsynced and renamed into place) and
+    send back the video (bytes, or the file's path); else discard it, leaving nothing
+    partial behind."""
+
+    sink: Sink
+    keep: bool
+
+
+@dataclass(frozen=True)
 class Lookup:
-    """Ask the journal about ``job_id``; the shell sends back its ``JournalEntry`` or
-    ``None`` (always ``None`` without a journal)."""
+    """Ask the journal about ``job_id``; the shell sends back its entry (an
+    :class:`EarlierJob`) or ``None`` (always ``None`` without a journal)."""
 
     job_id: str
 
@@ -158,7 +253,22 @@ class Acquire:
     timeout: float | None = None
 
 
-Step = Send | Stream | Sleep | Notify | Reserve | Unreserve | Record | Lookup | Acquire | Blocking
+Step = (
+    Send
+    | Stream
+    | Sleep
+    | Notify
+    | Reserve
+    | Unreserve
+    | Record
+    | Lookup
+    | Acquire
+    | Blocking
+    | CheckTarget
+    | OpenSink
+    | ResetSink
+    | CloseSink
+)
 
 
 # -- requests -------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from ._batch import BatchPlan
 from ._config import resolve_settings
 from ._exceptions import EcoVideoError, InvalidParameterError
@@ -23,22 +25,32 @@ from ._params import VideoParams
 from ._paths import inside
 from ._polling import PollPolicy, TimingModel
 from ._protocol import (
+    AsyncUpdateCallback,
+    AsyncWaitCallback,
     Blocking,
+    CheckTarget,
+    CloseSink,
     Endpoint,
     Lookup,
+    OpenSink,
     Record,
     Reserve,
+    ResetSink,
+    Sink,
     Step,
     Unreserve,
-    UpdateCallback,
-    WaitCallback,
 )
 from ._retry import RetryPolicy
 from ._sinks import DEFAULT_MAX_VIDEO_BYTES, FileSink, MemorySink, check_target
 from ._slots import SlotLimiter, limiter_for
 from ._video import Video, default_filename
 
-__all__ = ["JobRef", "PathLike", "Shell"]
+__all__ = ["DEFAULT_TIMEOUT", "HTTP_TIMEOUT", "JobRef", "PathLike", "Shell"]
+
+#: Seconds a wait lasts before :class:`JobTimeoutError` (production jobs take 1–3 min).
+DEFAULT_TIMEOUT = 900.0
+#: httpx timeouts: connect, then each read/write of a request.
+HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 JobRef = Job | str
 PathLike = str | os.PathLike[str]
@@ -200,10 +212,22 @@ class Shell:
             )
         return self._journal.unfinished(self._settings.origin, self._key_id)
 
-    # -- sinks --------------------------------------------------------------------------
-    def _sink(self, job: Job, path: Target) -> MemorySink | FileSink:
-        """Where ``job``'s video goes (called off the event loop: it touches the disk).
-        A file name made from the job is kept inside its folder."""
+    # -- sinks: the steps that touch the disk where a video goes ---------------------------
+    def _sink_step(self, step: CheckTarget | OpenSink | ResetSink | CloseSink) -> Any:
+        """Perform a sink step (the async shell calls this in a worker thread)."""
+        if isinstance(step, CheckTarget):
+            return self._check_target(step.target, step.params)
+        if isinstance(step, OpenSink):
+            return self._sink(step.job, step.target)
+        if isinstance(step, ResetSink):
+            return step.sink.reset()
+        if step.keep:
+            return step.sink.finish()
+        return step.sink.discard()
+
+    def _sink(self, job: Job, path: Target) -> Sink:
+        """Where ``job``'s video goes. A file name made from the job is kept inside its
+        folder."""
         limit = self._max_video_bytes
         if path is None:
             if self._autosave is None:
@@ -214,26 +238,22 @@ class Shell:
             target = inside(target, default_filename(job))
         return FileSink(target, limit)
 
-    def _preflight(self, path: Target, params: VideoParams) -> Callable[[], None]:
+    def _check_target(self, path: Target, params: VideoParams) -> None:
         """The check, before a job is submitted, that its video can be saved where it
         will go (:class:`OutputPathError` naming the place): the auto-save folder, or
         ``path`` (a file, a folder, or a template filled in for these parameters)."""
-
-        def check() -> None:
-            if path is None:
-                if self._autosave is not None:
-                    check_target(self._autosave, folder=True)
-                return
-            if callable(path):
-                check_target(Path(path(Job("preflight", "queued", params=params))), folder=False)
-                return
-            check_target(Path(path), folder=False)
-
-        return check
+        if path is None:
+            if self._autosave is not None:
+                check_target(self._autosave, folder=True)
+            return
+        if callable(path):
+            check_target(Path(path(Job("preflight", "queued", params=params))), folder=False)
+            return
+        check_target(Path(path), folder=False)
 
     # -- flows ----------------------------------------------------------------------------
     def _submit(
-        self, prompt: str, timeout: float | None, on_wait: WaitCallback | None, **params: Any
+        self, prompt: str, timeout: float | None, on_wait: AsyncWaitCallback | None, **params: Any
     ) -> Flow:
         flow_params = VideoParams.create(prompt, **params)
         return submit_flow(self._rt, flow_params, timeout=timeout, on_wait=on_wait)
@@ -243,7 +263,7 @@ class Shell:
             return get_flow(self._rt, job_id.id, job_id.params)
         return get_flow(self._rt, job_id)
 
-    def _wait(self, job: JobRef, timeout: float, on_update: UpdateCallback | None) -> Flow:
+    def _wait(self, job: JobRef, timeout: float, on_update: AsyncUpdateCallback | None) -> Flow:
         if isinstance(job, str):
             job = yield from get_flow(self._rt, job)
         job = yield from wait_flow(self._rt, job, timeout=timeout, on_update=on_update)
@@ -251,15 +271,13 @@ class Shell:
             # Seen completed: saved at once, before its URL can expire. A failure here
             # is journaled (expired) or left for resume(); the wait itself succeeded.
             try:
-                yield from fetch_flow(self._rt, job, lambda job: self._sink(job, None), wait=False)
+                yield from fetch_flow(self._rt, job, None, wait=False)
             except EcoVideoError as exc:
                 logger.warning("job %s completed but could not be saved yet: %s", job.id, exc)
         return job
 
     def _download(self, job: JobRef, path: PathLike | None) -> Flow:
-        job, result = yield from fetch_flow(
-            self._rt, job, lambda job: self._sink(job, path), wait=False
-        )
+        job, result = yield from fetch_flow(self._rt, job, path, wait=False)
         if isinstance(result, Path):  # auto-saved, or already saved earlier
             if path is None:
                 return (yield Blocking(result.read_bytes))
@@ -267,12 +285,12 @@ class Shell:
         return result
 
     def _fetch(
-        self, job: JobRef, path: Target, timeout: float, on_update: UpdateCallback | None
+        self, job: JobRef, path: Target, timeout: float, on_update: AsyncUpdateCallback | None
     ) -> Flow:
         job, result = yield from fetch_flow(
             self._rt,
             job,
-            lambda job: self._sink(job, path),
+            path,
             wait=True,
             timeout=timeout,
             on_update=on_update,
@@ -285,8 +303,8 @@ class Shell:
         prompt: str,
         path: PathLike | None,
         timeout: float,
-        on_update: UpdateCallback | None,
-        on_wait: WaitCallback | None,
+        on_update: AsyncUpdateCallback | None,
+        on_wait: AsyncWaitCallback | None,
         **params: Any,
     ) -> Flow:
         flow_params = VideoParams.create(prompt, **params)
@@ -297,8 +315,8 @@ class Shell:
         params: VideoParams,
         path: Target,
         timeout: float,
-        on_update: UpdateCallback | None,
-        on_wait: WaitCallback | None,
+        on_update: AsyncUpdateCallback | None,
+        on_wait: AsyncWaitCallback | None,
         batch: tuple[str, int] | None = None,
         on_sending: Callable[[VideoParams], Any] | None = None,
     ) -> Flow:
@@ -307,8 +325,7 @@ class Shell:
         job, result = yield from generate_flow(
             self._rt,
             params,
-            lambda job: self._sink(job, path),
-            preflight=self._preflight(path, params.with_seed()),
+            path,
             timeout=timeout,
             on_update=on_update,
             on_wait=on_wait,
@@ -318,10 +335,12 @@ class Shell:
         )
         return _video(job, result)
 
-    # -- batches --------------------------------------------------------------------------
+    # -- batches: one orchestration, whoever runs the items -------------------------------
     def _plan(
         self, items: Any, concurrency: int, path_template: str | None, resume: bool
     ) -> BatchPlan:
+        """Check every item and name the batch; with ``resume``, read what the journal
+        has of an earlier run of it (a journal read: off the loop in the async shell)."""
         plan = BatchPlan(
             items, account=self.account, concurrency=concurrency, path_template=path_template
         )
@@ -334,23 +353,34 @@ class Shell:
         plan: BatchPlan,
         index: int,
         timeout: float,
-        on_update: UpdateCallback,
-        on_wait: WaitCallback,
+        on_update: AsyncUpdateCallback | None,
+        on_wait: AsyncWaitCallback | None,
+        *,
+        on_sending: Callable[[VideoParams], Any] | None = None,
+        default_target: Target = None,
     ) -> Flow:
         """One item of a batch: its saved video, its unfinished job picked up again, or a
         new submission (with the seed an earlier, failed try drew; also after a try
-        whose reply was lost, which the journal keeps as "outcome unknown")."""
+        whose reply was lost, which the journal keeps as "outcome unknown"). The video
+        goes where the plan's template says, else to ``default_target``."""
         entry = plan.previous.get(index)
-        path = plan.target(index)
-        if entry is not None and entry.is_saved:
-            assert entry.saved_path is not None
-            return Video(entry.job, path=entry.saved_path)
-        resumable = entry is not None and not entry.is_finished and not entry.is_unknown
-        if resumable and entry is not None and not entry.is_expired():
-            video = yield from self._fetch(entry.job_id, path, timeout, on_update)
-            return video
+        path = plan.target(index) or default_target
+        if entry is not None:
+            saved: bool = yield Blocking(lambda: entry.is_saved)  # a stat of the file
+            if saved and entry.saved_path is not None:
+                return Video(entry.job, path=entry.saved_path)
+            resumable = not entry.is_finished and not entry.is_unknown
+            if resumable and not entry.is_expired():
+                video: Video = yield from self._fetch(entry.job_id, path, timeout, on_update)
+                return video
         params = plan.params_for(index)
         video = yield from self._generate_params(
-            params, path, timeout, on_update, on_wait, batch=(plan.key, index)
+            params,
+            path,
+            timeout,
+            on_update,
+            on_wait,
+            batch=(plan.key, index),
+            on_sending=on_sending,
         )
         return video

@@ -12,11 +12,15 @@ from eco_widget._polling import PollPolicy, TimingModel
 from eco_widget._protocol import (
     Acquire,
     Blocking,
+    CheckTarget,
+    CloseSink,
     Endpoint,
     Lookup,
     Notify,
+    OpenSink,
     Record,
     Reserve,
+    ResetSink,
     Send,
     Sleep,
     Stream,
@@ -80,7 +84,13 @@ def job_payload(job_id: str = "vid_1", status: str = "queued", **extra: Any) -> 
 
 class Stepper:
     """Holds a flow and its fake clock; every answer returns the next step (or, once the
-    flow ends, sets ``result``)."""
+    flow ends, sets ``result``).
+
+    The flows' ``target`` is, in these tests, a function making the sink of a job
+    (``lambda job: MemorySink()``): an :class:`OpenSink` step is answered with
+    ``target(job)``; sink steps are performed as a shell would, their errors thrown
+    into the flow, and kept in ``sink_steps``.
+    """
 
     def __init__(self, flow, clock: FakeClock, *, journal: dict[str, Any] | None = None):
         self.flow = flow
@@ -97,6 +107,8 @@ class Stepper:
         self.log: list[Any] = []
         #: What a Lookup step is answered with: job id -> journal entry.
         self.journal: dict[str, Any] = journal or {}
+        #: The sink steps (CheckTarget, OpenSink, ResetSink, CloseSink), in order.
+        self.sink_steps: list[Any] = []
         self.step = self._advance(lambda: next(self.flow))
 
     def _advance(self, action):
@@ -123,6 +135,15 @@ class Stepper:
             if isinstance(step, Blocking):
                 result = step.function()
                 action = lambda result=result: self.flow.send(result)  # noqa: E731
+                continue
+            if isinstance(step, (CheckTarget, OpenSink, ResetSink, CloseSink)):
+                self.sink_steps.append(step)
+                try:
+                    result = _perform_sink_step(step)
+                except Exception as exc:
+                    action = lambda exc=exc: self.flow.throw(exc)  # noqa: E731
+                else:
+                    action = lambda result=result: self.flow.send(result)  # noqa: E731
                 continue
             if isinstance(step, Lookup):
                 entry = self.journal.get(step.job_id)
@@ -198,3 +219,13 @@ class Stepper:
                 else:
                     self.reply(outcome)
         return self.result
+
+
+def _perform_sink_step(step: CheckTarget | OpenSink | ResetSink | CloseSink) -> Any:
+    if isinstance(step, CheckTarget):
+        return None
+    if isinstance(step, OpenSink):
+        return step.target(step.job)
+    if isinstance(step, ResetSink):
+        return step.sink.reset()
+    return step.sink.finish() if step.keep else step.sink.discard()

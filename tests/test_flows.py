@@ -25,7 +25,7 @@ from eco_widget import (
 from eco_widget._flows import download_flow, get_flow, submit_flow, wait_flow
 from eco_widget._lifecycle import generate_flow
 from eco_widget._models import Job
-from eco_widget._protocol import Notify, Send, Sleep, Stream
+from eco_widget._protocol import CloseSink, Notify, Send, Sleep, Stream
 from eco_widget._sinks import FileSink, MemorySink
 from tests.stepper import BASE, FakeClock, Stepper, job_payload, response, runtime
 
@@ -392,8 +392,11 @@ def test_an_interrupt_during_a_download_stays_an_interrupt(clock, tmp_path):
     s = Stepper(download_flow(runtime(clock), _done(), lambda job: FileSink(target)), clock)
     s.stream(response(s.step.request, 503, content=b""))
     assert isinstance(s.step, Sleep)
+    discard = s.flow.throw(InterruptedError("stopped"))
+    assert isinstance(discard, CloseSink)
+    assert not discard.keep  # the partial file goes, as a step the shell performs
     with pytest.raises(InterruptedError):
-        s.flow.throw(InterruptedError("stopped"))
+        s.flow.send(discard.sink.discard())
     assert list(tmp_path.iterdir()) == []
 
 

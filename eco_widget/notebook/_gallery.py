@@ -6,12 +6,19 @@ item of :meth:`VideoGallery.generate_many` is one run, so a card goes through th
 phases as a widget's run and its video travels the same way (asked for by the view, sent
 as one binary buffer, never in synced state). The account's five slots cap the jobs in
 flight; the other cards wait visibly for a free slot.
+
+A gallery's batch is a batch like :meth:`AsyncClient.generate_many`'s: the same plan
+and item flows, journaled under the batch's name, so that making the same gallery
+again (after a kernel restart, say) shows the saved videos at once, follows the
+unfinished jobs and submits only what never ran.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,14 +26,16 @@ import traitlets
 
 from .._async_client import AsyncClient
 from .._batch import BatchItem, BatchPlan, BatchResult
-from .._client import DEFAULT_TIMEOUT
 from .._exceptions import EcoVideoError
+from .._shell import DEFAULT_TIMEOUT
 from .._slots import MAX_ACTIVE_JOBS
 from .._video import Video
 from ._run import WAITING, Publish, Run, drive_run
 from ._widget import VideoWidget
 
 __all__ = ["VideoGallery"]
+
+logger = logging.getLogger("eco_widget")
 
 
 class VideoGallery(VideoWidget):
@@ -61,7 +70,11 @@ class VideoGallery(VideoWidget):
             self.generate_many(items, concurrency=concurrency)
 
     def generate_many(
-        self, items: Iterable[BatchItem], *, concurrency: int = MAX_ACTIVE_JOBS
+        self,
+        items: Iterable[BatchItem],
+        *,
+        concurrency: int = MAX_ACTIVE_JOBS,
+        resume: bool = True,
     ) -> VideoGallery:
         """Add one card per item and make its video, at most ``concurrency`` at a time
         (the account's five slots cap it in any case). Returns the gallery, so
@@ -69,24 +82,52 @@ class VideoGallery(VideoWidget):
         order, ``errors[i]`` where one failed).
 
         Raises :class:`InvalidParameterError` naming the first bad item's field (e.g.
-        ``items[3].num_frames``) before anything is sent.
+        ``items[3].num_frames``) before anything is sent. Making the same batch again
+        (``resume``, as for :meth:`AsyncClient.generate_many`) shows its saved videos at
+        once, follows its unfinished jobs and submits only what never ran, with the
+        seeds drawn the first time.
         """
         items = [self._with_defaults(item) for item in _listed(items)]
         plan = BatchPlan(items, account=self._account(), concurrency=concurrency)
-        runs = [self._new_run(params.with_seed()) for params in plan.items]
+        runs = [self._new_run(params) for params in plan.items]
         batch: concurrent.futures.Future[BatchResult] = concurrent.futures.Future()
         batch.set_running_or_notify_cancel()
         self._batch = batch
-        self._home.call(self._begin_batch, runs, concurrency, batch)
+        self._home.call(
+            self._home.spawn, self._run_batch(plan, runs, resume, batch), "eco_widget gallery"
+        )
         return self
 
-    def _begin_batch(
-        self, runs: list[Run], concurrency: int, batch: concurrent.futures.Future[BatchResult]
+    async def _run_batch(
+        self,
+        plan: BatchPlan,
+        runs: list[Run],
+        resume: bool,
+        batch: concurrent.futures.Future[BatchResult],
     ) -> None:
-        gate = asyncio.Semaphore(concurrency) if concurrency < MAX_ACTIVE_JOBS else None
-        for run in runs:
-            self._begin(run, _gated(gate, concurrency))
-        self._home.spawn(_collect(runs, batch), "eco_widget gallery")
+        """On the home loop: read what the journal has of an earlier run of this batch
+        (in a worker thread), start every card, and settle ``batch`` once all have
+        ended."""
+        try:
+            client = self._try_client()
+            if resume and client is not None and client.journal is not None:
+                journal, key = client.journal, plan.key
+                try:
+                    plan.previous = await asyncio.to_thread(journal.batch, key)
+                except EcoVideoError as exc:  # a damaged journal: submit afresh
+                    logger.warning("an earlier run of this batch is unreadable: %s", exc)
+            limit = plan.concurrency
+            gate = asyncio.Semaphore(limit) if limit < MAX_ACTIVE_JOBS else None
+            for index, run in enumerate(runs):
+                run.params = plan.params_for(index)
+                self._begin(run, functools.partial(_gated(gate, limit), batch=(plan, index)))
+            outcomes = await asyncio.gather(
+                *(asyncio.wrap_future(run.outcome) for run in runs), return_exceptions=True
+            )
+            batch.set_result(BatchResult.collect(outcomes))
+        except BaseException as exc:
+            batch.set_exception(exc)
+            raise
 
     async def result(self) -> BatchResult:  # type: ignore[override]
         """The latest batch's :class:`BatchResult`, once every card is settled (a card
@@ -130,32 +171,18 @@ def _gated(gate: asyncio.Semaphore | None, concurrency: int) -> Any:
     if gate is None:
         return drive_run
 
-    async def drive(run: Run, client: AsyncClient, publish: Publish, *, timeout: float) -> Video:
+    async def drive(
+        run: Run,
+        client: AsyncClient,
+        publish: Publish,
+        *,
+        timeout: float,
+        batch: tuple[BatchPlan, int],
+    ) -> Video:
         if gate.locked():
             run.set_phase(WAITING, f"Waiting for a free slot ({concurrency} running)")
             publish(now=True)
         async with gate:
-            return await drive_run(run, client, publish, timeout=timeout)
+            return await drive_run(run, client, publish, timeout=timeout, batch=batch)
 
     return drive
-
-
-async def _collect(runs: list[Run], batch: concurrent.futures.Future[BatchResult]) -> None:
-    """Set ``batch`` once every run has ended."""
-    outcomes = await asyncio.gather(
-        *(asyncio.wrap_future(run.outcome) for run in runs), return_exceptions=True
-    )
-    videos: list[Video | None] = []
-    errors: dict[int, EcoVideoError] = {}
-    for index, (run, outcome) in enumerate(zip(runs, outcomes, strict=True)):
-        if isinstance(outcome, Video):
-            videos.append(outcome)
-            continue
-        videos.append(None)
-        if isinstance(outcome, EcoVideoError):
-            errors[index] = outcome
-        elif isinstance(outcome, asyncio.CancelledError):
-            errors[index] = EcoVideoError(run.note or "stopped waiting")
-        else:
-            errors[index] = EcoVideoError(f"{type(outcome).__name__}: {outcome}")
-    batch.set_result(BatchResult(videos, errors))
