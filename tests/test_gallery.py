@@ -3,6 +3,8 @@ account's five slots, every item checked before anything is sent."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from eco_widget import (
@@ -150,3 +152,77 @@ def test_items_given_to_the_constructor_start_at_once_and_wait_blocks(make_serve
     assert isinstance(g, VideoWidget)
     with pytest.raises(TypeError, match="Did you mean 'num_frames'"):
         VideoGallery(num_frame=2)
+
+
+# -- a gallery's batch is journaled and resumes ---------------------------------------------
+def posts(server) -> int:
+    return server.stats.for_key(KEY)["requests"]["posts"]
+
+
+async def test_the_same_gallery_again_shows_its_saved_videos_without_a_request(make_server):
+    server = make_server(max_active_per_key=5)
+    items = ["a koi pond", {"prompt": "a lighthouse", "num_frames": 3}, "a red balloon"]
+    first = await gallery(server, num_frames=2).generate_many(items)
+    assert first.ok and posts(server) == 3
+    requests = dict(server.stats.for_key(KEY)["requests"])
+
+    again = gallery(server, num_frames=2)  # a new client, as after a kernel restart
+    second = await again.generate_many(items)
+
+    assert second.ok
+    assert server.stats.for_key(KEY)["requests"] == requests  # not one request
+    assert [v.job.id for v in second] == [v.job.id for v in first]
+    assert [v.path for v in second] == [v.path for v in first]
+    assert [v.seed for v in second] == [v.seed for v in first]
+    assert [run["phase"] for run in again.runs] == ["completed"] * 3
+    assert [run["seed"] for run in reversed(again.runs)] == [v.seed for v in first]
+
+
+async def test_a_stopped_gallery_made_again_follows_its_jobs_instead_of_submitting(make_server):
+    server = make_server(profile="fast", time_scale=0.2, max_active_per_key=5)
+    items = ["a koi pond", "a lighthouse"]
+    g = gallery(server, num_frames=2)
+    submitted = asyncio.Event()
+
+    def seen(change) -> None:
+        if all(run["job_id"] for run in change["new"]) and len(change["new"]) == 2:
+            submitted.set()
+
+    g.observe(seen, names="runs")
+    g.generate_many(items)
+    await asyncio.wait_for(submitted.wait(), 60)
+    ids = sorted(run["job_id"] for run in g.runs)
+    seeds = sorted(run["seed"] for run in g.runs)
+    g.stop()
+    stopped = await g
+    assert not stopped.ok and set(stopped.errors) == {0, 1}
+    assert posts(server) == 2
+
+    again = gallery(server, num_frames=2)
+    result = await again.generate_many(items)
+
+    assert result.ok, result.summary()
+    assert posts(server) == 2  # the jobs of the stopped gallery, followed to their videos
+    assert sorted(v.job.id for v in result) == ids
+    assert sorted(v.seed for v in result) == seeds
+    assert all(v.path is not None and v.path.exists() for v in result)
+
+
+async def test_an_item_whose_reply_was_lost_is_submitted_again_with_its_seed(make_server):
+    """A try whose outcome is unknown (its row stays "submitting") is not followed: the
+    item is submitted again, with the seed drawn the first time."""
+    server = make_server()
+    items = ["a koi pond"]
+    client = AsyncClient(api_key=KEY, base_url=server.url, poll_policy=FAST_POLL)
+    plan = client._plan(items, 5, None, resume=False)
+    seed = plan.params_for(0).seed
+    assert client.journal is not None
+    client.journal.reserve(
+        plan.params_for(0), base_url=client._settings.origin, account=client._key_id,
+        batch=(plan.key, 0),
+    )
+
+    result = await VideoGallery(client=client).generate_many(items)
+
+    assert result.ok and posts(server) == 1
+    assert result[0].seed == seed

@@ -30,7 +30,7 @@ from .._exceptions import EcoVideoError
 from .._shell import DEFAULT_TIMEOUT
 from .._slots import MAX_ACTIVE_JOBS
 from .._video import Video
-from ._run import WAITING, Publish, Run, drive_run
+from ._run import FOLLOWED, WAITING, Publish, Run, drive_run
 from ._widget import VideoWidget
 
 __all__ = ["VideoGallery"]
@@ -116,6 +116,11 @@ class VideoGallery(VideoWidget):
                     plan.previous = await asyncio.to_thread(journal.batch, key)
                 except EcoVideoError as exc:  # a damaged journal: submit afresh
                     logger.warning("an earlier run of this batch is unreadable: %s", exc)
+            # Its unfinished jobs are followed by their cards: not offered as well.
+            followed = {e.job_id for e in plan.previous.values() if not e.is_finished}
+            FOLLOWED.update(followed)
+            if followed:
+                self.pending = [o for o in self.pending if o["job_id"] not in followed]
             limit = plan.concurrency
             gate = asyncio.Semaphore(limit) if limit < MAX_ACTIVE_JOBS else None
             for index, run in enumerate(runs):

@@ -149,3 +149,39 @@ def test_ecovideo_resume_in_a_fresh_kernel(kernels):
     assert again.stdout == (
         "%ecovideo --resume: nothing to resume; no job from an earlier session is pending.\n"
     )
+
+
+def test_a_gallery_made_again_after_a_restart_follows_its_jobs(make_server, kernels):
+    """A gallery's batch is journaled: the same gallery in a restarted kernel follows the
+    jobs the first kernel submitted (no second submission, the same seeds), and its
+    banner does not offer them again."""
+    renderer = GatedRenderer()
+    server = make_server(profile="fast", time_scale=0.05, renderer=renderer)
+    env = {"ECOHASH_BASE_URL": server.url, "ECOHASH_API_KEY": KEY}
+    make = (
+        "from eco_widget import VideoGallery\n"
+        "g = VideoGallery(['a koi pond', {'prompt': 'a lighthouse', 'seed': 5}], num_frames=2)\n"
+        "g"
+    )
+
+    first = kernels(**env)
+    gallery = first.widget(make)
+    for key in ("r1", "r2"):
+        first.wait_run(gallery, key, lambda run: run["phase"] == "processing", "to process")
+    submitted = {
+        key: (run["job_id"], run["seed"]) for key in ("r1", "r2") if (run := gallery.run(key))
+    }
+    first.shutdown()  # the kernel dies with both jobs processing on the server
+
+    second = kernels(**env)
+    gallery = second.widget(make)
+    for key in ("r1", "r2"):
+        second.wait_run(gallery, key, lambda run: run["phase"] == "processing", "to be followed")
+    second.pump_until(lambda: gallery.state["pending"] == [], "the offer to be withdrawn")
+    renderer.gate.set()
+    for key in ("r1", "r2"):
+        run = second.wait_run(gallery, key, lambda run: run["phase"] == "completed", "to complete")
+        assert (run["job_id"], run["seed"]) == submitted[key]
+        assert Path(run["video"]["saved_path"]).stat().st_size == run["video"]["size"] > 0
+    assert submitted["r2"][1] == 5
+    assert server.stats.for_key(KEY)["requests"]["posts"] == 2  # followed, not made again
