@@ -299,14 +299,13 @@ class Client(Shell):
         at a time, on threads: ``on_update`` may be called from any of them."""
         _plain("on_update", on_update)
         entries = self._unfinished()
+
+        def fetch(job_id: str, cancel: threading.Event) -> Video:
+            video: Video = self._drive(self._fetch(job_id, None, timeout, on_update), cancel)
+            return video
+
         outcomes = self._parallel(
-            [
-                lambda cancel, e=e: self._drive(
-                    self._fetch(e.job_id, None, timeout, on_update), cancel
-                )
-                for e in entries
-            ],
-            workers=MAX_ACTIVE_JOBS,
+            [functools.partial(fetch, e.job_id) for e in entries], workers=MAX_ACTIVE_JOBS
         )
         result = ResumeResult()
         for entry, outcome in zip(entries, outcomes, strict=True):

@@ -135,7 +135,7 @@ def request_flow(
     while True:
         attempt += 1
         try:
-            response = yield Send(build())
+            response: httpx.Response = yield Send(build())
         except httpx.RequestError as exc:
             sent = not isinstance(exc, _NOT_SENT)
             delay = policy.backoff(attempt)
@@ -375,6 +375,7 @@ def _check_downloadable(job: Job) -> None:
 def _fetch_video(rt: Runtime, job: Job, sink: Sink) -> Flow[Job]:
     policy = rt.retry
     url, attempt, refreshed = job.video_url, 0, False
+    assert url is not None  # checked by _check_downloadable
     while True:
         attempt += 1
         try:
