@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from eco_widget import Client, InvalidParameterError
+from eco_widget import AsyncClient, Client, InvalidParameterError
 from tests.conftest import KEY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,3 +48,23 @@ def test_a_coroutine_callback_is_refused_by_client_before_anything_is_sent(
     assert caught.value.param == callback
     assert "AsyncClient" in str(caught.value)
     assert server.stats.totals()["requests"]["posts"] == 0
+
+
+def _unknown_step_flow():
+    yield object()  # not a step: a bug in a flow
+    return "never"
+
+
+def test_an_unknown_step_is_an_error_in_the_blocking_shell(tmp_path):
+    client = Client(KEY, base_url="http://127.0.0.1:9", autosave=False, journal=False)
+    with client, pytest.raises(AssertionError, match="Expected code to be unreachable"):
+        client._drive(_unknown_step_flow())
+
+
+@pytest.mark.anyio
+async def test_an_unknown_step_is_an_error_in_the_asyncio_shell(tmp_path):
+    async with AsyncClient(
+        KEY, base_url="http://127.0.0.1:9", autosave=False, journal=False
+    ) as client:
+        with pytest.raises(AssertionError, match="Expected code to be unreachable"):
+            await client._drive(_unknown_step_flow())
