@@ -23,7 +23,7 @@ from typing import Any
 from ._exceptions import JournalError
 from ._journal_entry import EXPIRED, LOST, SUBMITTING, JournalEntry, session_id
 from ._models import TERMINAL, Job
-from ._params import VideoParams
+from ._params import PARAMETERS, VideoParams
 
 __all__ = [
     "EXPIRED",
@@ -84,7 +84,7 @@ def journal_path() -> Path:
 
 
 _COLUMNS = tuple(f.name for f in fields(JournalEntry))
-_PARAM_COLUMNS = ("num_frames", "fps", "num_inference_steps", "guidance_scale", "seed")
+_PARAM_COLUMNS = tuple(PARAMETERS)
 _checked: set[tuple[str, int, int]] = set()
 _checked_lock = threading.Lock()
 
@@ -272,7 +272,7 @@ class Journal:
 
     def _upsert(self, row: dict[str, Any], *before: tuple[str, Iterable[Any]]) -> None:
         final = ", ".join(f"'{s}'" for s in sorted(_FINAL))
-        keep = ("prompt", "num_frames", "fps", "num_inference_steps", "guidance_scale", "seed")
+        keep = ("prompt", *PARAMETERS)
         updates = [f"{c} = COALESCE(jobs.{c}, excluded.{c})" for c in keep]
         updates += [
             f"status = CASE WHEN jobs.status IN ({final}) THEN jobs.status "

@@ -11,8 +11,13 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ._models import TERMINAL, Job
-from ._params import VideoParams
+from ._params import PARAMETERS, VideoParams
 from ._process import process_running
+
+# The local statuses EXPIRED (completed, but the URL expired before the video was saved)
+# and LOST (unknown to the server when looked up again) are declared with the flows that
+# record them.
+from ._protocol import EXPIRED, LOST
 
 __all__ = [
     "EXPIRED",
@@ -24,10 +29,6 @@ __all__ = [
     "session_id",
 ]
 
-#: Local statuses: completed but the URL expired before the video was saved; unknown to
-#: the server (404) when looked up again.
-EXPIRED = "expired"
-LOST = "lost"
 #: The status of a row written before its submission was sent. A row still
 #: ``submitting`` after its process ended (a crash, a lost reply) has an unknown outcome:
 #: the job may have been created and billed; its parameters and seed are kept.
@@ -57,6 +58,8 @@ class JournalEntry:
     job_id: str
     account: str
     prompt: str | None
+    #: One field per entry of :data:`~eco_widget._params.PARAMETERS`, in its order and
+    #: of its kind (they are the journal's columns, so they are written out).
     num_frames: int | None
     fps: int | None
     num_inference_steps: int | None
@@ -86,12 +89,7 @@ class JournalEntry:
             return None
         try:
             return VideoParams.create(
-                self.prompt,
-                num_frames=self.num_frames,
-                fps=self.fps,
-                num_inference_steps=self.num_inference_steps,
-                guidance_scale=self.guidance_scale,
-                seed=self.seed,
+                self.prompt, **{name: getattr(self, name) for name in PARAMETERS}
             )
         except ValueError:
             return None

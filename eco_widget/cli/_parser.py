@@ -6,17 +6,18 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .._client import DEFAULT_TIMEOUT
 from .._config import API_KEY_ENV, BASE_URL_ENV
 from .._jobs_table import STATUSES
 from .._params import PARAMETERS
+from .._shell import DEFAULT_TIMEOUT
 from .._version import __version__
 
 __all__ = ["PARAM_FLAGS", "PROG", "build_parser"]
 
 PROG = "ecovideo"
 
-#: The generate options, by parameter name.
+#: The generate options, by parameter name: one per entry of ``PARAMETERS``, whose
+#: kind, default, range and help make the option's type, default and help.
 PARAM_FLAGS = {
     "num_frames": "--frames",
     "fps": "--fps",

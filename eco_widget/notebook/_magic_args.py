@@ -13,7 +13,7 @@ import sys
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .._exceptions import InvalidParameterError
 from .._params import PARAMETERS, VideoParams
@@ -33,8 +33,9 @@ __all__ = [
 
 MAGIC = "ecovideo"
 
-#: The options of the generation parameters, by parameter name: the ``ecovideo``
-#: command's names (``_cli_parser.PARAM_FLAGS``), first; then the short aliases.
+#: The options of the generation parameters, by parameter name (one per entry of
+#: ``PARAMETERS``): the ``ecovideo`` command's names
+#: (``eco_widget.cli._parser.PARAM_FLAGS``), first; then the short aliases.
 FLAGS: dict[str, tuple[str, ...]] = {
     "num_frames": ("--frames", "-n"),
     "fps": ("--fps",),
@@ -84,10 +85,10 @@ class MagicCommand:
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise MagicUsageError(message)
 
-    def exit(self, status: int = 0, message: str | None = None) -> Any:  # type: ignore[override]
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         if message:
             print(message, file=sys.stderr, end="")
         raise HelpShown
@@ -98,6 +99,10 @@ class _Parser(argparse.ArgumentParser):
 
 def _number(value: float) -> str:
     return str(value) if isinstance(value, int) else f"{value:g}"
+
+
+def _metavar(name: str) -> str:
+    return "N" if PARAMETERS[name].kind is int else "X"
 
 
 def build_parser(prog: str = f"%{MAGIC}") -> argparse.ArgumentParser:
@@ -119,7 +124,7 @@ def build_parser(prog: str = f"%{MAGIC}") -> argparse.ArgumentParser:
         parser.add_argument(
             *flags,
             dest=name,
-            metavar="N" if spec.kind is int else "X",
+            metavar=_metavar(name),
             help=f"{spec.help}; {_number(spec.minimum)} to {_number(spec.maximum)}, "
             f"default {default}",
         )
@@ -151,10 +156,8 @@ def usage(prog: str = f"%{MAGIC}") -> str:
     """The usage lines of the line magic (``%ecovideo``) or the cell magic
     (``%%ecovideo``)."""
     indent = " " * len(f"usage: {prog} ")
-    text = (
-        f"usage: {prog} [--frames N] [--fps N] [--steps N] [--guidance X] [--seed N]\n"
-        f"{indent}[--out PATH] [--wait] [--var NAME]"
-    )
+    options = " ".join(f"[{flags[0]} {_metavar(name)}]" for name, flags in FLAGS.items())
+    text = f"usage: {prog} {options}\n{indent}[--out PATH] [--wait] [--var NAME]"
     resume = f"\n       {prog} --resume"
     if prog.startswith("%%"):
         return f"{text}\n{indent}PROMPT (the cell's body, on the lines below)"
@@ -183,7 +186,7 @@ def _unknown_option(word: str) -> MagicUsageError:
     option = word.split("=", 1)[0]
     close = difflib.get_close_matches(option, _option_names(), n=1)
     hint = f" Did you mean {close[0]}?" if close else ""
-    accepted = ", ".join(["-n/--frames", "--fps", "--steps", "--guidance", "--seed"])
+    accepted = ", ".join("/".join((*flags[1:], flags[0])) for flags in FLAGS.values())
     return MagicUsageError(
         f"unknown option {option}.{hint} The options are {accepted}, --out, --wait, --var "
         "and --resume; put -- before a prompt that starts with -."

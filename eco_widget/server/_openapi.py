@@ -64,7 +64,8 @@ def _parameter_schemas() -> dict[str, Any]:
 
 def _job_schema() -> dict[str, Any]:
     params = _parameter_schemas()
-    params["seed"] = {"type": "integer", "minimum": 0, "maximum": PARAMETERS["seed"].maximum}
+    seed = PARAMETERS["seed"]
+    params["seed"] = {"type": "integer", "minimum": seed.minimum, "maximum": seed.maximum}
     for schema in params.values():
         schema.pop("default", None)
         schema.pop("pattern", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._params import MODEL
+from .._params import MODEL, PARAMETERS
 from ._records import JobRecord
 from ._signing import UrlSigner
 
@@ -39,14 +39,8 @@ def job_object(
     }
     params = record.params
     if params is not None:
-        job.update(
-            prompt=params.prompt,
-            num_frames=params.num_frames,
-            fps=params.fps,
-            num_inference_steps=params.num_inference_steps,
-            guidance_scale=params.guidance_scale,
-            seed=params.seed,
-        )
+        job["prompt"] = params.prompt
+        job.update({name: getattr(params, name) for name in PARAMETERS})
     if record.status == "processing" and progress is not None:
         job["progress"] = progress
     if record.status == "completed" and record.completed_at is not None:
