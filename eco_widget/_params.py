@@ -45,7 +45,7 @@ class ParamSpec:
             return f"an integer from {self.minimum} to {self.maximum}"
         return f"a number from {self.minimum:g} to {self.maximum:g}"
 
-    def check(self, value: Any) -> int | float:
+    def check(self, value: object) -> int | float:
         """Return ``value`` if it is accepted, else raise :class:`InvalidParameterError`."""
         if self.kind is int:
             # Booleans are ints in Python but not in the contract; floats are never ints.
@@ -145,7 +145,7 @@ def _as_text(prompt: str, accepted: str) -> str:
     )
 
 
-def check_prompt(prompt: Any) -> str:
+def check_prompt(prompt: object) -> str:
     """Return ``prompt`` if it is Unicode text of 1–2000 characters once stripped,
     with any UTF-16 surrogate pair joined into its character. An unpaired surrogate
     is refused."""
@@ -229,9 +229,11 @@ class VideoParams:
     def to_body(self) -> dict[str, Any]:
         """The JSON body of a submit request (``seed`` omitted when unset)."""
         body = asdict(self)
-        body["guidance_scale"] = float(body["guidance_scale"])
-        if body["seed"] is None:
-            del body["seed"]
+        for name, spec in PARAMETERS.items():
+            if body[name] is None:  # the seed, when unset: the server draws one
+                del body[name]
+            elif spec.kind is float:
+                body[name] = float(body[name])
         return {key: body[key] for key in _FIELDS if key in body}
 
 
@@ -273,11 +275,10 @@ def validate_body(body: Any) -> VideoParams:
     for name, spec in PARAMETERS.items():
         value = body.get(name)
         if value is None:
-            if name in body and name != "seed":
+            if name in body and spec.default is not None:  # only the seed may be null
                 raise InvalidParameterError(name, None, spec.accepted)
             value = spec.default
         else:
-            value = spec.check(value)
+            value = spec.kind(spec.check(value))  # an integer guidance_scale: a float
         values[name] = value
-    values["guidance_scale"] = float(values["guidance_scale"])
     return VideoParams(prompt=prompt, **values)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .._batch import BatchPlan
 from .._exceptions import (
     APIConnectionError,
     APIError,
@@ -25,7 +26,7 @@ from .._exceptions import (
 )
 from .._flows import submission_unknown
 from .._models import Job, JobStatus
-from .._params import VideoParams
+from .._params import PARAMETERS, VideoParams
 from .._paths import videos_dir
 from .._progress import Phase, ProgressEstimator, ProgressInfo
 from .._slots import SlotWait
@@ -217,7 +218,7 @@ class Run:
 
 
 def _params_json(params: VideoParams | None) -> dict[str, Any]:
-    names = ("prompt", "seed", "num_frames", "fps", "num_inference_steps", "guidance_scale")
+    names = ("prompt", *PARAMETERS)
     if params is None:  # a job looked up by id, before the server answered
         return {**dict.fromkeys(names), "duration_seconds": None}
     return {
@@ -322,8 +323,11 @@ async def drive_run(
     publish: Publish,
     *,
     timeout: float,
+    batch: tuple[BatchPlan, int] | None = None,
 ) -> Video:
-    """Take ``run`` from a free slot to a saved video, publishing each change.
+    """Take ``run`` from a free slot to a saved video, publishing each change; as item
+    ``index`` of ``batch = (plan, index)``, the batch's item flow (its saved video, its
+    unfinished job, or a submission journaled under the batch).
 
     Raises what stopped it (the run records it too); ``asyncio.CancelledError`` when
     the user stopped waiting.
@@ -349,16 +353,18 @@ async def drive_run(
             run.submitted_at = time.monotonic()
         observer.observe(job)
 
-    params = run.params
-    assert params is not None
-    flow = client._generate_params(
-        params,
-        None if client.autosave is not None else _unique_path,
-        timeout,
-        update,
-        waiting,
-        on_sending=sending,
-    )
+    target = None if client.autosave is not None else _unique_path
+    if batch is not None:
+        plan, index = batch
+        flow = client._batch_item(
+            plan, index, timeout, update, waiting, on_sending=sending, default_target=target
+        )
+    else:
+        params = run.params
+        assert params is not None
+        flow = client._generate_params(
+            params, target, timeout, update, waiting, on_sending=sending
+        )
     return await _follow(run, observer, publish, client._drive(flow), "client.wait({job_id!r})")
 
 
