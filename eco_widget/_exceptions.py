@@ -24,6 +24,9 @@
     │                    before the job is submitted)
     └── VideoNotSavedError (.job_id .path: the job exists, its video could not be saved)
 
+Every error survives ``pickle`` (a ``multiprocessing`` worker's error reaches its parent)
+and ``copy`` with its message and all its attributes.
+
 No message ever contains the API key: every text a server sent is redacted where its
 reply is read (:mod:`._protocol`), and :class:`EcoVideoError` redacts each message (and
 :class:`APIError` each field) again, of every key this process has used
@@ -69,6 +72,13 @@ class EcoVideoError(Exception):
 
     def __init__(self, *args: Any):
         super().__init__(*(redact(arg) if isinstance(arg, str) else arg for arg in args))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own reduce calls ``type(self)(*self.args)``, which fails for every
+        # subclass whose constructor takes other arguments than its message (a job, a
+        # path...). Rebuild without ``__init__``: ``args`` as they are (already redacted),
+        # the attributes from ``__dict__``.
+        return _rebuild, (type(self), self.args), self.__dict__
 
 
 class InvalidParameterError(EcoVideoError, ValueError):
@@ -200,6 +210,14 @@ class JobTimeoutError(EcoVideoError):
             f"job {job.id} is still {job.status} after {timeout:g} s; it goes on on the "
             f"server: resume with client.wait({job.id!r})"
         )
+
+
+def _rebuild(cls: type[EcoVideoError], args: tuple[Any, ...]) -> EcoVideoError:
+    """An unpickled error: ``cls`` with ``args``, its ``__init__`` not run (the pickled
+    ``__dict__`` is set on it next)."""
+    error = cls.__new__(cls, *args)
+    error.args = args  # OSError's __new__ (SlotTimeoutError) leaves them to __init__
+    return error
 
 
 def _redacted(text: str | None) -> str | None:

@@ -334,10 +334,8 @@ def _discard(sink: Sink | None) -> Flow[None]:
     """Discard ``sink`` (a step), after a failure that stays the one raised."""
     if sink is None:
         return
-    try:
+    with contextlib.suppress(Exception):  # the original failure is what must be seen
         yield CloseSink(sink, keep=False)
-    except Exception:
-        pass
 
 
 def not_saved(job: Job, sink: Sink | None, error: BaseException) -> VideoNotSavedError:

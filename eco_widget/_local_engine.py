@@ -13,11 +13,15 @@ import atexit
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 
 from ._polling import PollPolicy
 from ._sandbox import Sandbox, _sandbox_key
+
+if TYPE_CHECKING:
+    from .server import WanRenderer
 
 __all__ = ["LOCAL", "MODEL_ENV", "SIZE_ENV", "get_local", "local_dir", "wan_renderer"]
 
@@ -56,7 +60,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def wan_renderer(
     model: str | None = None, size: tuple[int, int] | None = None
-):  # -> WanRenderer (imported lazily)
+) -> WanRenderer:
     """A :class:`~eco_widget.server.WanRenderer` for ``model`` (default
     ``ECOHASH_MODEL``, else the published weights) at ``size`` (default
     ``ECOHASH_LOCAL_SIZE``, else 832x480). Raises ``ImportError`` with the install
@@ -66,7 +70,7 @@ def wan_renderer(
         raise ImportError(
             f"the local Wan2.1 engine needs {', '.join(missing)}: {_EXTRA}", name=missing[0]
         )
-    from .server import WanRenderer
+    from .server import WanRenderer  # lazily: the server and its renderers are heavy
     from .server._wan import DEFAULT_MODEL
 
     if size is None:

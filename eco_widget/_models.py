@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
-from enum import Enum
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
 from ._exceptions import UnexpectedResponseError
@@ -53,16 +53,13 @@ def _quoted(value: Any, secrets: Iterable[str], limit: int = 60) -> str:
     return f"'{text}'"
 
 
-class JobStatus(str, Enum):
+class JobStatus(StrEnum):
     """The statuses the contract names. A server may send others: see ``Job.status``."""
 
     QUEUED = "queued"
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 TERMINAL = frozenset({JobStatus.COMPLETED.value, JobStatus.FAILED.value})
@@ -86,6 +83,9 @@ class Job:
     when it does). Times are Unix seconds. ``id`` is always a job id (:data:`JOB_ID`):
     a snapshot with any other id, from a server or read back from the journal, cannot
     be made (:class:`UnexpectedResponseError`), so an id is safe in a file name or URL.
+
+    ``video_url`` is left out of ``repr()``: a pre-signed URL lets whoever holds it fetch
+    the video, and a repr ends up in logs, tracebacks and shared notebooks.
     """
 
     id: str
@@ -93,7 +93,7 @@ class Job:
     created: float | None = None
     model: str | None = None
     completed_at: float | None = None
-    video_url: str | None = None
+    video_url: str | None = field(default=None, repr=False)
     duration_seconds: float | None = None
     expires_at: float | None = None
     progress: float | None = None
@@ -196,8 +196,8 @@ def _echoed_params(payload: Mapping[str, Any], secrets: tuple[str, ...]) -> Vide
     (the prompt redacted)."""
     if not isinstance(payload.get("prompt"), str):
         return None
-    fields = {name: payload.get(name) for name in PARAMETERS}
-    if any(value is None for value in fields.values()):
+    fields = {name: payload[name] for name in PARAMETERS if payload.get(name) is not None}
+    if len(fields) < len(PARAMETERS):
         return None
     try:
         return VideoParams.create(redact(payload["prompt"], secrets), **fields)

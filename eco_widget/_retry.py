@@ -70,7 +70,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait after failed try number ``attempt`` (1 = the first try)."""
-        ceiling = min(self.max_backoff, self.base_backoff * 2 ** max(0, attempt - 1))
+        ceiling = min(self.max_backoff, self.base_backoff * 2.0 ** max(0, attempt - 1))
         delay = ceiling * (1.0 - self.jitter * self.random())
         if retry_after is not None:
             delay = max(delay, min(retry_after, self.max_retry_after))

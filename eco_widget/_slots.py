@@ -72,8 +72,13 @@ class _Waiter:
             return True
         assert self.loop is not None and self.future is not None
         future = self.future
+
+        def resolve() -> None:
+            if not future.done():
+                future.set_result(None)
+
         try:
-            self.loop.call_soon_threadsafe(lambda: future.done() or future.set_result(None))
+            self.loop.call_soon_threadsafe(resolve)
         except RuntimeError:  # the loop was closed
             return False
         return True

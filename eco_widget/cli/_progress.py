@@ -131,7 +131,7 @@ class LineDisplay(_Tracked):
         """Nothing to release."""
 
 
-class _Bar(tqdm):  # type: ignore[type-arg]
+class _Bar(tqdm):
     """A tqdm bar with a free ``{status}`` field (tqdm's postfix adds a leading comma)."""
 
     status = ""

@@ -75,8 +75,8 @@ def block_on(
             raise
 
 
-async def _wait_for(outcome: concurrent.futures.Future[T], timeout: float | None) -> T:
-    return await asyncio.wait_for(asyncio.wrap_future(outcome), timeout)
+async def _wait_for(outcome: concurrent.futures.Future[T], seconds: float | None) -> T:
+    return await asyncio.wait_for(asyncio.wrap_future(outcome), seconds)
 
 
 @contextlib.contextmanager

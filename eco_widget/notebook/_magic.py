@@ -88,7 +88,8 @@ def run(command: MagicCommand, user_ns: dict[str, Any]) -> Video | None:
     from ._widget import VideoWidget
 
     if command.resume:
-        return _resume(display)
+        _resume(display)
+        return None
     widget = VideoWidget(command.prompt, **command.params)
     if command.out is not None or command.var is not None:
         widget.on_video(_deliver(command, user_ns))
@@ -138,6 +139,7 @@ class VideoMagics(Magics):
         except MagicUsageError as exc:
             print(f"{usage(prog)}\n{prog}: error: {exc}", file=sys.stderr)
             return None
+        assert self.shell is not None  # IPython gives registered magics their shell
         return run(command, self.shell.user_ns)
 
     ecovideo.__doc__ = help_text()

@@ -15,7 +15,7 @@ from .._journal_entry import from_earlier_session
 from ._run import FOLLOWED
 
 if TYPE_CHECKING:
-    from .._client import AsyncClient
+    from .._async_client import AsyncClient
     from .._journal import JournalEntry
 
 __all__ = ["from_earlier_session", "pending_entries", "pending_offer"]

@@ -45,7 +45,8 @@ class FrontEndRequests:
         """Every message of the front end — a click, a form field's new value — runs on
         the home loop, whichever thread and loop the kernel delivered it on (a kernel
         subshell, marimo's thread): here it is only handed over."""
-        self._home.call(super()._handle_msg, msg)
+        # The widget base class, after this mixin in VideoWidget's MRO, defines it.
+        self._home.call(super()._handle_msg, msg)  # type: ignore[misc]
 
     def _on_message(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
         """Runs on whatever thread and loop the front end's transport chose (a kernel

@@ -26,7 +26,7 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -235,7 +235,7 @@ class _API:
                 "expires and signature query parameters.",
             ) from None
         except ExpiredURL as exc:
-            when = datetime.fromtimestamp(exc.expires, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            when = datetime.fromtimestamp(exc.expires, UTC).strftime("%Y-%m-%d %H:%M:%S")
             raise APIErrorResponse(
                 410,
                 "invalid_request_error",

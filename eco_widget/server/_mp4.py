@@ -20,7 +20,7 @@ from fractions import Fraction
 
 import av
 import numpy as np
-from av.video.reformatter import VideoReformatter
+from av.video.reformatter import Colorspace, VideoReformatter
 
 __all__ = ["DEFAULT_CRF", "DEFAULT_PRESET", "encode_mp4"]
 
@@ -123,7 +123,7 @@ def _write(
             _check_frame(rgb, width=width, height=height, index=count)
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
             frame = reformatter.reformat(
-                frame, format="yuv420p", dst_colorspace="ITU709", threads=1
+                frame, format="yuv420p", dst_colorspace=Colorspace.ITU709, threads=1
             )
             frame.pts = count
             frame.time_base = time_base

@@ -20,6 +20,14 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
+def _metrics(font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> tuple[int, int]:
+    """Ascent and descent in pixels. A Pillow built without FreeType gives a bitmap font,
+    which has no metrics: its line is as tall as its tallest glyph box."""
+    if isinstance(font, ImageFont.FreeTypeFont):
+        return font.getmetrics()
+    return round(font.getbbox("Ag")[3]), 0
+
+
 def _fit(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, limit: float) -> int:
     """How many leading characters of ``text`` fit in ``limit`` pixels (at least one)."""
     low, high = 1, len(text)
@@ -93,7 +101,7 @@ def text_overlay(prompt: str, seed: int, width: int, height: int) -> np.ndarray:
     limit = width - 2 * (margin + padding)
     lines = _wrap_text(prompt, font, limit, _PROMPT_LINES) if limit > 0 else []
     if lines:
-        ascent, descent = font.getmetrics()
+        ascent, descent = _metrics(font)
         line_height = round((ascent + descent) * 1.15)
         text_width = max(font.getlength(line) for line in lines)
         box = (
@@ -117,7 +125,7 @@ def text_overlay(prompt: str, seed: int, width: int, height: int) -> np.ndarray:
     if label_limit > 0:
         if small.getlength(label) > label_limit:
             label = _ellipsize(label, small, label_limit)
-        ascent, descent = small.getmetrics()
+        ascent, descent = _metrics(small)
         label_width = round(small.getlength(label))
         inner = max(padding // 2, 1)
         right, bottom = width - margin, height - margin
