@@ -191,9 +191,19 @@ class JobsTable(Sequence[JournalEntry]):
 
     def to_records(self) -> list[dict[str, Any]]:
         """One dict per job: every journal field, ``saved`` (the file is there, whole)
-        and ``video`` (the table's video column, e.g. ``"expired"``)."""
+        and ``video`` (the table's video column, e.g. ``"expired"``).
+
+        ``progress`` is a fraction from 0 to 1: ``1.0`` for a rendered job (completed,
+        or completed and then expired); for one processing, failed or lost, the last
+        progress the journal recorded (how far it had got); ``None`` where none was
+        recorded (queued, being submitted, or failed before it was seen processing)."""
         return [
-            {**entry.to_dict(), "saved": entry.is_saved, "video": video_note(entry, self.now)}
+            {
+                **entry.to_dict(),
+                "progress": _progress(entry),
+                "saved": entry.is_saved,
+                "video": video_note(entry, self.now),
+            }
             for entry in self._entries
         ]
 
@@ -248,6 +258,14 @@ def _unknown(entry: JournalEntry) -> bool:
     """A submission whose reply was lost, or whose process ended before it came (one
     that a live process is sending now is not unknown yet)."""
     return entry.is_unknown and (entry.error_message is not None or from_earlier_session(entry))
+
+
+def _progress(entry: JournalEntry) -> float | None:
+    """The job's progress as of its status: the journal keeps the last progress a
+    snapshot carried, and a completed job's snapshot carries none."""
+    if entry.status in ("completed", EXPIRED):
+        return 1.0
+    return entry.progress
 
 
 def _status(entry: JournalEntry) -> str:

@@ -10,14 +10,9 @@ import time
 from dataclasses import dataclass, fields
 from typing import Any
 
-from ._models import TERMINAL, Job
+from ._models import EXPIRED, LOST, TERMINAL, Job
 from ._params import PARAMETERS, VideoParams
 from ._process import process_running
-
-# The local statuses EXPIRED (completed, but the URL expired before the video was saved)
-# and LOST (unknown to the server when looked up again) are declared with the flows that
-# record them.
-from ._protocol import EXPIRED, LOST
 
 __all__ = [
     "EXPIRED",

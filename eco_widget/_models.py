@@ -63,6 +63,10 @@ class JobStatus(StrEnum):
 
 
 TERMINAL = frozenset({JobStatus.COMPLETED.value, JobStatus.FAILED.value})
+#: How a job ended locally when the server can no longer tell: its URL expired before
+#: its video was saved, or the server no longer knows it (the journal's statuses).
+EXPIRED = "expired"
+LOST = "lost"
 
 
 @dataclass(frozen=True)

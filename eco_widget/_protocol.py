@@ -24,7 +24,7 @@ from ._exceptions import (
     UnexpectedResponseError,
     VideoExpiredError,
 )
-from ._models import Job
+from ._models import EXPIRED, LOST, Job
 from ._params import VideoParams
 from ._untrusted import redact, remember_secret, request_secrets, without_userinfo
 from ._version import __version__
@@ -71,10 +71,6 @@ WaitCallback = Callable[["SlotWait"], None]
 AsyncUpdateCallback = Callable[[Job], Awaitable[None] | None]
 AsyncWaitCallback = Callable[["SlotWait"], Awaitable[None] | None]
 
-#: How a job ended locally when the server can no longer tell: its URL expired before
-#: its video was saved, or the server no longer knows it.
-EXPIRED = "expired"
-LOST = "lost"
 
 
 # -- what the flows see of the shells' objects ------------------------------------------------

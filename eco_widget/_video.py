@@ -90,10 +90,19 @@ class Video:
 
     # -- keeping it -------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the video to ``path`` (a file, or a directory to put it in under
-        :func:`default_filename`) atomically, and return the path written."""
+        """Write a copy of the video to ``path`` atomically and return the path written.
+
+        ``path`` is a file, or a folder to put it in under :func:`default_filename`: one
+        that exists, or one written with a trailing slash (``"clips/"``, created).
+
+        The copy is yours: ``video.path`` stays the file the video came from (the
+        auto-saved one, which the journal knows and ``client.result(job)`` returns
+        again), so use the returned path to refer to the copy. Only a video held in
+        memory, with no file yet, takes the first file it is saved to as its ``path``.
+        """
+        folder = isinstance(path, str) and path.endswith(("/", os.sep))
         target = Path(path).expanduser()
-        if target.is_dir():
+        if folder or target.is_dir():
             target = target / default_filename(self.job)
         if self.path is not None and target.exists() and target.samefile(self.path):
             return target

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-import pytest
+import os
 
-from eco_widget import PollPolicy
+#: Set as this module is imported, before anything imports huggingface_hub,
+#: transformers or diffusers (they read these once, at import): no test reaches the
+#: Hugging Face Hub or sends telemetry, and every process a test starts inherits them.
+OFFLINE = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "DO_NOT_TRACK": "1",
+}
+os.environ.update(OFFLINE)
+
+import pytest  # noqa: E402
+
+from eco_widget import PollPolicy  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -71,4 +71,4 @@ class JournalLock:
         finally:
             if self.process.poll() is None:
                 self.process.kill()
-                self.process.wait()
+                self.process.wait(timeout=timeout)

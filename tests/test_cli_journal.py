@@ -290,10 +290,21 @@ class Lines:
             self._queue.put(line.rstrip("\n"))
         self._queue.put(None)
 
+    def _next(self, what: str) -> str | None:
+        """The next line (``None`` at the end); the test fails after ``timeout`` seconds
+        without one."""
+        try:
+            return self._queue.get(timeout=self._timeout)
+        except queue.Empty:
+            pytest.fail(
+                f"no line for {self._timeout:.0f} s waiting for {what}; read so far:\n"
+                + "\n".join(self.seen)
+            )
+
     def until(self, done: Callable[[list[str]], bool]) -> list[str]:
         """Read until ``done(lines read so far)``."""
         while not done(self.seen):
-            line = self._queue.get(timeout=self._timeout)
+            line = self._next("the lines expected")
             if line is None:
                 pytest.fail("the command ended early:\n" + "\n".join(self.seen))
             self.seen.append(line)
@@ -302,7 +313,7 @@ class Lines:
     def rest(self) -> list[str]:
         """Every line left, up to the end of the stream."""
         start = len(self.seen)
-        while (line := self._queue.get(timeout=self._timeout)) is not None:
+        while (line := self._next("the end of the output")) is not None:
             self.seen.append(line)
         return self.seen[start:]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import time
 from pathlib import Path
 
 import av
@@ -28,6 +27,7 @@ from eco_widget import (
 )
 from eco_widget.server import FaultConfig
 from tests.conftest import FAST_POLL, KEY, OTHER_KEY
+from tests.waiting import deadline_wait
 
 
 def decode(data: bytes) -> tuple[int, float, str, str]:
@@ -49,6 +49,11 @@ def client_for(server, key: str = KEY, **kwargs) -> Client:
 
 def requests_seen(server, key: str = KEY) -> dict[str, int]:
     return server.stats.for_key(key)["requests"]
+
+
+def url_refused(url: str) -> bool:
+    """True once the server refuses the video URL as expired."""
+    return httpx.get(url, timeout=10).status_code in (403, 410)
 
 
 # -- the whole path, sync ----------------------------------------------------------------
@@ -262,9 +267,7 @@ def test_expired_video_url_is_reported_not_looped_on(make_server):
     with client_for(server, autosave=False) as client:
         job = client.wait(client.submit("ephemeral", num_frames=1))
         # wait, on the server's own terms, until the URL is refused
-        deadline = time.monotonic() + 10
-        while httpx.get(job.video_url).status_code not in (403, 410):
-            assert time.monotonic() < deadline
+        deadline_wait(lambda: url_refused(job.video_url), 10, "the video URL to expire")
         before = requests_seen(server)["video_gets"]
         with pytest.raises(VideoExpiredError, match="expired"):
             client.download(job)  # the journal knows the expiry: not even one request
@@ -278,9 +281,7 @@ def test_an_expired_url_met_on_download_is_reported_once(make_server):
     server = make_server(url_ttl=0.5)
     with client_for(server, journal=False) as client:
         job = client.wait(client.submit("ephemeral", num_frames=1))
-        deadline = time.monotonic() + 10
-        while httpx.get(job.video_url).status_code not in (403, 410):
-            assert time.monotonic() < deadline
+        deadline_wait(lambda: url_refused(job.video_url), 10, "the video URL to expire")
         before = requests_seen(server)["video_gets"]
         with pytest.raises(VideoExpiredError, match="expired"):
             client.download(job)
@@ -396,3 +397,22 @@ def test_video_html_embeds_the_mp4_for_static_viewers(make_server, tmp_path):
     saved = video.save(tmp_path / "copy.mp4")
     assert saved.read_bytes() == (tmp_path / "v.mp4").read_bytes()
     assert Path(video.path) == tmp_path / "v.mp4"
+
+
+def test_save_writes_copies_and_the_video_keeps_its_own_file(make_server, tmp_path, monkeypatch):
+    server = make_server()
+    monkeypatch.chdir(tmp_path)
+    with client_for(server) as client:
+        video = client.generate("a kite over a beach", num_frames=1, seed=5)
+        kept = video.path
+        assert kept is not None and kept.parent.name == "videos"  # the auto-saved file
+        copy = video.save("clips/")  # a trailing slash: a folder, made, named for the video
+        assert copy == Path("clips", "a-kite-over-a-beach-s5.mp4")
+        assert copy.read_bytes() == video.data
+        assert video.path == kept  # the copy is the caller's; the video keeps its file
+        assert client.result(video.job).path == kept  # the file the journal knows
+
+    memory = type(video)(video.job, data=video.data)  # held in memory, no file yet
+    first = memory.save(tmp_path / "first.mp4")
+    assert memory.path == first  # its first file becomes its path
+    assert memory.save(tmp_path / "second.mp4").is_file() and memory.path == first

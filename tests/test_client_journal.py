@@ -18,6 +18,7 @@ from eco_widget import (
     SlotWait,
 )
 from tests.conftest import FAST_POLL, KEY
+from tests.waiting import joined
 
 
 @pytest.fixture(autouse=True)
@@ -178,11 +179,11 @@ def test_a_sixth_generation_waits_for_a_slot_instead_of_failing(make_server):
             except BaseException as exc:  # pragma: no cover - reported below
                 errors.append(exc)
 
-        threads = [threading.Thread(target=one, args=(i,)) for i in range(7)]
+        threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(7)]
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join()
+            joined(thread, 120, "seven jobs to be generated")
     assert errors == []
     assert posts(server) == 7  # no 429 was ever answered: nobody submitted twice
     assert len(waits) >= 2 and all(w.reason == "local" for w in waits)

@@ -25,6 +25,7 @@ from eco_widget import AsyncClient, Client, MissingAPIKeyError, VideoWidget
 from eco_widget._colab import colab_secret, in_colab
 from eco_widget._config import resolve_settings
 from tests.conftest import FAST_POLL, KEY
+from tests.waiting import DEADLINE, within
 
 SECRET = "eco_secret_from_colab_7f3a"
 API = "https://api.example.invalid"
@@ -262,7 +263,7 @@ async def test_a_widget_in_colab_makes_a_video_with_the_secret(
     client = AsyncClient(base_url=server.url, poll_policy=FAST_POLL)
     w = VideoWidget(prompt="a paper boat on a puddle", num_frames=5, fps=5, client=client)
     w.generate()
-    video = await w
+    video = await within(w, DEADLINE, "the widget's video")
     assert video.data[4:8] == b"ftyp"
     assert video.path is not None and video.path.is_relative_to(tmp_path / "home")
     assert KEY not in repr(w) and KEY not in repr(w.get_state())

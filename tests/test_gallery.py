@@ -16,6 +16,7 @@ from eco_widget import (
     VideoWidget,
 )
 from tests.conftest import FAST_POLL, KEY
+from tests.waiting import DEADLINE, within
 from tests.widget_messages import SentMessages
 
 pytestmark = pytest.mark.anyio
@@ -121,7 +122,7 @@ async def test_a_failed_item_does_not_stop_the_others(make_server):
     server = make_server(renderer=Picky())
     g = gallery(server, num_frames=1)
     g.generate_many(["fine", "broken", "also fine"])
-    result = await g
+    result = await within(g, DEADLINE, "the gallery's batch")
 
     assert [v is not None for v in result] == [True, False, True]
     assert "cannot draw that" in str(result.errors[1])
@@ -194,7 +195,7 @@ async def test_a_stopped_gallery_made_again_follows_its_jobs_instead_of_submitti
     ids = sorted(run["job_id"] for run in g.runs)
     seeds = sorted(run["seed"] for run in g.runs)
     g.stop()
-    stopped = await g
+    stopped = await within(g, DEADLINE, "the gallery's batch")
     assert not stopped.ok and set(stopped.errors) == {0, 1}
     assert posts(server) == 2
 

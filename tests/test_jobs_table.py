@@ -10,6 +10,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -28,10 +29,11 @@ from eco_widget import (
     JournalError,
     VideoParams,
 )
-from eco_widget import cli as cli_module
 from eco_widget._journal import EXPIRED, LOST
 from eco_widget._sandbox import sandbox_dir
+from eco_widget.cli import _main as cli_module
 from eco_widget.cli import main
+from eco_widget.server import SandboxRenderer
 from tests.conftest import FAST_POLL, KEY
 from tests.test_cli_journal import (
     FAST,
@@ -42,6 +44,7 @@ from tests.test_cli_journal import (
     posts,
     run,
 )
+from tests.waiting import deadline_wait
 
 ROOT = Path(__file__).resolve().parents[1]
 XSS = "<img src=x onerror=alert(1)>"
@@ -258,7 +261,12 @@ def test_the_table_keeps_the_import_light(tmp_path: Path):
     )
     env = {**os.environ, "ECOHASH_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
@@ -308,6 +316,58 @@ def test_jobs_lists_the_journal(
     assert (
         out.splitlines()[0] == f"the newest 1 job in the journal at {cli_home / 'journal.sqlite3'}"
     )
+
+
+class HeldRenderer(SandboxRenderer):
+    """The sandbox's renderer, reporting ``fraction`` done and then holding each render
+    until the gate of its prompt is set; prompts containing FAIL fail then."""
+
+    def __init__(self, fraction: float, gates: dict[str, threading.Event]):
+        super().__init__(width=64, height=48)
+        self.fraction, self.gates = fraction, gates
+
+    def render(self, params: Any, progress: Any) -> bytes:
+        progress(self.fraction)
+        if not self.gates[params.prompt].wait(timeout=60):
+            raise RuntimeError("the test never opened the gate")
+        if "FAIL" in params.prompt:
+            raise RuntimeError("the render broke")
+        return super().render(params, progress)
+
+
+def test_jobs_json_shows_a_completed_job_done_and_a_failed_one_as_far_as_it_got(
+    make_server: Any, home: Path
+):
+    gates = {"a kite": threading.Event(), "FAIL a kite": threading.Event()}
+    server = make_server(renderer=HeldRenderer(0.4, gates))
+    jobs = []
+    try:
+        with client_for(server) as client:
+            for prompt, gate in gates.items():
+                job = client.submit(prompt, **SMALL)
+                jobs.append(job)
+                deadline_wait(
+                    lambda job=job: client.get(job.id).progress == 0.4,
+                    30,
+                    f"{prompt!r} to be processing at 40 %",
+                )
+                # result() journals that snapshot, then lets the render go on and end.
+                go_on = lambda _job, gate=gate: gate.set()  # noqa: E731
+                if "FAIL" in prompt:
+                    with pytest.raises(eco_widget.JobFailedError):
+                        client.result(job, on_update=go_on)
+                else:
+                    assert client.result(job, on_update=go_on).job.status == "completed"
+    finally:
+        for gate in gates.values():
+            gate.set()
+
+    result = ecovideo(home, "jobs", "--json")
+    assert result.returncode == 0, result.stderr
+    records = {r["job_id"]: r for r in map(json.loads, result.stdout.splitlines())}
+    done, failed = (records[job.id] for job in jobs)
+    assert (done["status"], done["progress"]) == ("completed", 1.0)
+    assert (failed["status"], failed["progress"]) == ("failed", 0.4)
 
 
 @pytest.mark.parametrize("args", [["jobs", "--status", "done"], ["jobs", "--limit", "-1"]])

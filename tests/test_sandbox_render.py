@@ -293,6 +293,11 @@ def test_importing_the_package_does_not_import_the_sandbox_extras() -> None:
     )
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+        timeout=120,
     )
     assert result.stdout.strip() == "[]"

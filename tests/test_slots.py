@@ -9,6 +9,10 @@ import threading
 import pytest
 
 from eco_widget._slots import MAX_ACTIVE_JOBS, SlotLimiter, SlotWait, limiter_for
+from tests.waiting import deadline_wait, event_wait, joined
+
+#: Seconds any wait here may take before the test fails (each takes milliseconds).
+DEADLINE = 10
 
 
 def test_one_limiter_per_account_for_the_whole_process():
@@ -29,15 +33,15 @@ def test_a_sixth_waits_until_one_is_released_and_release_is_idempotent():
         holder.append(limiter.acquire())
         got.set()
 
-    thread = threading.Thread(target=sixth)
+    thread = threading.Thread(target=sixth, daemon=True)
     thread.start()
-    while limiter.waiting == 0:  # the thread has queued (the count is the event)
-        threading.Event().wait(0.001)
+    # The thread has queued (the count is the event).
+    deadline_wait(lambda: limiter.waiting, DEADLINE, "the sixth to queue", 0.001)
     assert not got.is_set()
     slots[0].release()
     slots[0].release()  # a second release does nothing
-    assert got.wait(5)
-    thread.join()
+    event_wait(got, DEADLINE, "the sixth to get the released slot")
+    joined(thread, DEADLINE)
     assert limiter.active == 5  # handed over, not freed and taken again
     for slot in [*slots[1:], holder[0]]:
         slot.release()
@@ -60,15 +64,14 @@ def test_threads_never_exceed_the_limit_and_are_served_in_order():
 
     threads = []
     for i in range(6):
-        thread = threading.Thread(target=worker, args=(i,))
+        thread = threading.Thread(target=worker, args=(i,), daemon=True)
         thread.start()
         threads.append(thread)
-        while limiter.waiting < i + 1:
-            threading.Event().wait(0.001)
+        deadline_wait(lambda i=i: limiter.waiting >= i + 1, DEADLINE, f"thread {i} to queue", 0.001)
     for slot in first:
         slot.release()
     for thread in threads:
-        thread.join()
+        joined(thread, DEADLINE)
     assert order == list(range(6))
     assert peak[0] <= 1
     assert limiter.active == 0
@@ -86,12 +89,11 @@ def test_a_cancelled_thread_waiter_gives_up_cleanly():
         except InterruptedError as exc:
             outcome.append(exc)
 
-    thread = threading.Thread(target=waiter)
+    thread = threading.Thread(target=waiter, daemon=True)
     thread.start()
-    while limiter.waiting == 0:
-        threading.Event().wait(0.001)
+    deadline_wait(lambda: limiter.waiting, DEADLINE, "the waiter to queue", 0.001)
     cancel.set()
-    thread.join()
+    joined(thread, DEADLINE, "the cancelled waiter to give up")
     assert isinstance(outcome[0], InterruptedError)
     assert limiter.waiting == 0
     held.release()
@@ -110,7 +112,7 @@ async def test_tasks_wait_on_the_loop_and_a_cancelled_one_passes_its_turn_on():
     with pytest.raises(asyncio.CancelledError):
         await first
     held.release()
-    slot = await asyncio.wait_for(second, 5)
+    slot = await asyncio.wait_for(second, DEADLINE)
     assert limiter.active == 1
     slot.release()
     assert limiter.active == 0
@@ -124,7 +126,7 @@ async def test_a_slot_released_by_a_thread_wakes_a_task():
     await asyncio.sleep(0)
     assert limiter.waiting == 1
     threading.Thread(target=held.release).start()
-    slot = await asyncio.wait_for(waiting, 5)
+    slot = await asyncio.wait_for(waiting, DEADLINE)
     slot.release()
     assert limiter.active == 0
 

@@ -28,6 +28,7 @@ from eco_widget.cli import main
 from eco_widget.server import FaultConfig
 from tests.conftest import FAST_POLL, KEY
 from tests.test_cli import free_port
+from tests.waiting import DEADLINE, joined, within
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 
@@ -115,7 +116,7 @@ def test_a_submission_by_a_process_that_died_shows_an_unknown_outcome(home):
         " base_url='https://api.test', account='abc')\n"
         "os._exit(0)\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=120)
     [entry] = rows()
     assert entry.status == SUBMITTING and entry.error_message is None
     [record] = jobs().to_records()
@@ -199,13 +200,15 @@ def test_one_async_client_serves_loop_after_loop_and_threads(make_server):
     ids = [asyncio.run(one("first loop")), asyncio.run(one("second loop"))]
     results: list[str] = []
     threads = [
-        threading.Thread(target=lambda i=i: results.append(asyncio.run(one(f"thread {i}"))))
+        threading.Thread(
+            target=lambda i=i: results.append(asyncio.run(one(f"thread {i}"))), daemon=True
+        )
         for i in range(2)
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(60)
+        joined(thread, 60, "a thread's submission")
     assert len(set(ids + results)) == 4
     assert server.stats.for_key(KEY)["requests"]["posts"] == 4
 
@@ -294,7 +297,7 @@ def test_stopping_a_run_while_its_submission_is_out_says_the_job_may_exist(make_
         await asyncio.wait_for(out.wait(), 10)
         w.stop()
         with pytest.raises(asyncio.CancelledError):
-            await w
+            await within(w, DEADLINE, "the widget's run")
         await http.aclose()
         return w.runs[0]
 
@@ -314,7 +317,7 @@ def test_stopping_a_run_before_its_submission_says_nothing_was_billed(make_serve
         w.generate()
         w.stop()
         with pytest.raises(asyncio.CancelledError):
-            await w
+            await within(w, DEADLINE, "the widget's run")
         return w.runs[0]
 
     run = asyncio.run(main_())

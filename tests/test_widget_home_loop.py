@@ -19,6 +19,7 @@ from eco_widget import (
     VideoWidget,
 )
 from tests.conftest import FAST_POLL, KEY
+from tests.waiting import joined
 from tests.widget_messages import SentMessages
 
 
@@ -63,9 +64,11 @@ def test_generate_and_wait_from_other_threads_run_the_job_at_home(make_server, h
 
     first = w.generate(seed=3).wait(timeout=60)  # this thread runs no loop
     results: list[Video] = []
-    worker = threading.Thread(target=lambda: results.append(w.generate(seed=4).wait(60)))
+    worker = threading.Thread(
+        target=lambda: results.append(w.generate(seed=4).wait(60)), daemon=True
+    )
     worker.start()
-    worker.join(60)
+    joined(worker, 60, "the video generated from another thread")
 
     assert isinstance(first, Video) and first.seed == 3
     assert [v.seed for v in results] == [4]
@@ -94,11 +97,11 @@ def test_two_generates_at_once_from_two_threads_give_two_runs(make_server, home_
         start.wait(10)
         w.generate(seed=seed)
 
-    threads = [threading.Thread(target=go, args=(seed,)) for seed in (1, 2)]
+    threads = [threading.Thread(target=go, args=(seed,), daemon=True) for seed in (1, 2)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(10)
+        joined(thread, 10, "both threads to call generate")
     for run in list(w._runs):
         run.outcome.result(60)
     keys = sorted(run["key"] for run in w.runs)

@@ -10,6 +10,7 @@ from eco_widget import AsyncClient, VideoWidget
 from eco_widget._flows import submit_flow
 from eco_widget._protocol import Sleep
 from tests.conftest import FAST_POLL, KEY
+from tests.waiting import DEADLINE, within
 
 pytestmark = pytest.mark.anyio
 
@@ -52,7 +53,7 @@ async def test_an_unexpected_exception_before_submitting_shows_a_failed_run(
     w = broken_widget(server, monkeypatch, RuntimeError("the client broke"), submit_first=False)
     w.generate()
     with pytest.raises(RuntimeError, match="the client broke"):
-        await w
+        await within(w, DEADLINE, "the widget's video")
     [run] = w.runs
     assert_failed_not_stopped(run, "the client broke")
     assert w.status == "failed"
@@ -64,7 +65,7 @@ async def test_an_unexpected_exception_after_submitting_keeps_the_job_id(make_se
     w = broken_widget(server, monkeypatch, RuntimeError("the disk vanished"), submit_first=True)
     w.generate()
     with pytest.raises(RuntimeError, match="the disk vanished"):
-        await w
+        await within(w, DEADLINE, "the widget's video")
     [run] = w.runs
     assert_failed_not_stopped(run, "the disk vanished")
     assert run["job_id"] is not None and run["job_id"].startswith("vid_")

@@ -19,6 +19,7 @@ from eco_widget import (
     _journal_entry,
 )
 from tests.conftest import FAST_POLL, KEY
+from tests.waiting import DEADLINE, within
 from tests.widget_messages import SentMessages
 
 pytestmark = pytest.mark.anyio
@@ -68,7 +69,7 @@ async def test_from_job_follows_a_running_job_to_its_saved_video(make_server, tm
 
     w = VideoWidget.from_job(job.id, client=client_for(server))
     states = record_states(w)
-    video = await w
+    video = await within(w, DEADLINE, "the widget's video")
 
     seen = phases(states)
     assert seen[0] == "resuming"
@@ -94,7 +95,7 @@ async def test_from_job_on_a_completed_job_downloads_it(make_server):
 
     w = VideoWidget.from_job(job.id, client=client_for(server))
     states = record_states(w)
-    video = await w
+    video = await within(w, DEADLINE, "the widget's video")
 
     assert phases(states)[-1] == "completed"
     run = w.runs[0]
@@ -110,7 +111,7 @@ async def test_from_job_of_a_saved_video_reads_it_from_disk(make_server):
     gets = server.stats.for_key(KEY)["requests"]["job_gets"]
 
     w = VideoWidget.from_job(made.job.id, client=client_for(server))
-    video = await w
+    video = await within(w, DEADLINE, "the widget's video")
 
     assert video.path == made.path
     assert w.runs[0]["phase"] == "completed"
@@ -124,7 +125,7 @@ async def test_a_job_unknown_to_the_journal_takes_the_servers_parameters(make_se
 
     w = VideoWidget.from_job(job.id, client=client_for(server))
     assert w.runs[0]["prompt"] is None and w.runs[0]["job_id"] == job.id  # not known yet
-    video = await w
+    video = await within(w, DEADLINE, "the widget's video")
 
     run = w.runs[0]
     assert (run["prompt"], run["seed"], run["num_frames"]) == ("from elsewhere", 31, 4)
@@ -142,7 +143,7 @@ async def test_a_failed_job_shows_its_reason(make_server):
 
     w = VideoWidget.from_job(job.id, client=client_for(server))
     with pytest.raises(Exception, match="out of GPU memory"):
-        await w
+        await within(w, DEADLINE, "the widget's video")
     run = w.runs[0]
     assert (run["phase"], run["active"], run["error"]["kind"]) == ("failed", False, "failed")
     assert "out of GPU memory" in run["error"]["message"]
@@ -152,7 +153,7 @@ async def test_an_unknown_job_shows_an_error_in_the_run(make_server):
     server = make_server()
     w = VideoWidget.from_job("vid_000000000000000000000000", client=client_for(server))
     with pytest.raises(Exception, match="vid_000000000000000000000000"):
-        await w
+        await within(w, DEADLINE, "the widget's video")
     run = w.runs[0]
     assert (run["phase"], run["active"]) == ("error", False)
     assert "vid_000000000000000000000000" in run["error"]["message"]
@@ -172,7 +173,7 @@ async def test_an_expired_video_is_reported_without_a_request(make_server):
 
     w = VideoWidget.from_job(job.id, client=client)
     with pytest.raises(Exception, match="expired"):
-        await w
+        await within(w, DEADLINE, "the widget's video")
 
     run = w.runs[0]
     assert run["phase"] == "error" and "expired" in run["error"]["message"]
@@ -191,7 +192,7 @@ async def test_stop_waiting_for_an_attached_job_says_how_to_pick_it_up(make_serv
 
     w._on_message(w, {"type": "stop", "key": "r1"}, [])
     with pytest.raises(asyncio.CancelledError):
-        await w
+        await within(w, DEADLINE, "the widget's video")
 
     run = w.runs[0]
     assert run["phase"] == "stopped"
@@ -241,7 +242,7 @@ async def test_the_resume_message_attaches_the_pending_jobs(make_server, new_ses
     answer = await sent.answer("q1")
     assert answer == {"type": "answer", "request": "q1", "ok": True, "runs": ["r1"]}
     assert w.pending == []
-    video = await w
+    video = await within(w, DEADLINE, "the widget's video")
     assert video.job.id == job.id and w.runs[0]["phase"] == "completed"
 
 
@@ -298,7 +299,7 @@ def test_jobs_of_a_running_process_are_not_offered_but_those_of_an_ended_one_are
     try:
         assert not from_earlier_session(theirs)  # alive: its own to follow
     finally:
-        other.communicate(b"\n")  # ends and is reaped
+        other.communicate(b"\n", timeout=60)  # ends and is reaped
     assert from_earlier_session(theirs)
     mine = dataclasses.replace(theirs, session=_journal.session_id())
     assert not from_earlier_session(mine)

@@ -17,6 +17,7 @@ on the subshell's thread, which a probe wrapped around the comm's callback recor
 from __future__ import annotations
 
 import json
+import queue
 import sqlite3
 import time
 from pathlib import Path
@@ -52,7 +53,10 @@ def create_subshell(kernel: KernelSession) -> str:
     kernel.client.control_channel.send(request)
     deadline = time.monotonic() + DEADLINE
     while True:
-        reply = kernel.client.get_control_msg(timeout=max(0.0, deadline - time.monotonic()))
+        try:
+            reply = kernel.client.get_control_msg(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"no create_subshell_reply within {DEADLINE:.0f} s") from None
         if reply["parent_header"].get("msg_id") == request["header"]["msg_id"]:
             break
     assert reply["msg_type"] == "create_subshell_reply"

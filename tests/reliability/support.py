@@ -17,7 +17,7 @@ from typing import IO, Any
 import httpx
 
 import eco_widget
-from tests.waiting import deadline_wait
+from tests.waiting import deadline_wait, line_within
 
 REPO = Path(eco_widget.__file__).resolve().parent.parent
 CHILD = Path(__file__).resolve().parent / "child.py"
@@ -48,9 +48,9 @@ def start_child(home: Path, *args: str) -> subprocess.Popen[str]:
 
 
 def read_event(stream: IO[str], process: subprocess.Popen[str]) -> dict[str, Any]:
-    """The next JSON line a child prints (blocks until it comes); fails with the
-    child's stderr if it exits first."""
-    line = stream.readline()
+    """The next JSON line a child prints (waits up to :data:`DEADLINE` for it); fails
+    with the child's stderr if it exits first."""
+    line = line_within(stream, DEADLINE, "the child's next event")
     if not line:
         process.wait(DEADLINE)
         stderr = process.stderr.read() if process.stderr else ""

@@ -18,6 +18,7 @@ from eco_widget.server import _jobs
 from eco_widget.server._records import hash_key
 from eco_widget.server._store import JobStore
 from eco_widget.server._timing import Plan
+from tests.waiting import line_within
 
 
 def test_a_completed_job_is_served_after_a_restart(start_api):
@@ -85,7 +86,7 @@ def _orphan(data_dir, owner, *, params=None, status="queued", key="eco_srvtest_0
 
 def _dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
+    process.wait(timeout=60)
     return process.pid
 
 
@@ -193,12 +194,12 @@ def test_jobs_of_a_killed_process_are_claimed_by_another(start_api, data_dir, mo
     )
     try:
         assert process.stdout is not None
-        job_id = process.stdout.readline().strip()
+        job_id = line_within(process.stdout, 60, "the other server's job id").strip()
         assert job_id.startswith("vid_")
         survivor.wait(job_id, lambda job: job["status"] == "processing")
     finally:
         process.kill()
-        process.wait()
+        process.wait(timeout=60)
     done = survivor.completed(job_id)
     assert done["status"] == "completed"
     assert done["prompt"] == "orphaned by a kill"

@@ -15,6 +15,7 @@ import pytest
 import eco_widget
 from eco_widget.server import ServerConfig, ThreadedServer
 from eco_widget.server._jobs import JobRunner
+from tests.waiting import line_within
 
 REPO = Path(eco_widget.__file__).resolve().parent.parent
 KEY = "eco_runtest_key_55aa"
@@ -87,7 +88,7 @@ def test_serve_prints_the_url_never_the_key(tmp_path):
     )
     try:
         assert process.stderr is not None
-        line = process.stderr.readline()
+        line = line_within(process.stderr, 60, "the server to say where it listens")
         url = line.split(" on ", 1)[1].split(";", 1)[0]
         assert url.startswith("http://127.0.0.1:")
         response = httpx.get(url + "/openapi.json", timeout=10)
@@ -113,4 +114,4 @@ def test_importing_the_package_does_not_import_the_server():
         " 'uvicorn'))]\n"
         "assert not loaded, loaded\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, env=_env())
+    subprocess.run([sys.executable, "-c", code], check=True, env=_env(), timeout=120)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -145,11 +146,19 @@ def test_sizes_must_be_multiples_of_16(tiny_model):
 
 @pytest.mark.parametrize("model", ["missing-folder", "Wan-AI/no-such-model-here"])
 def test_missing_weights_say_how_to_fetch_them(tmp_path, monkeypatch, model):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # The session is offline (tests/conftest.py): a Hub id is looked up in the cache only.
+    lookups: list[str] = []
+
+    def no_lookup(host, *args, **kwargs):
+        lookups.append(host)
+        raise OSError(f"no network in tests ({host})")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_lookup)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     target = str(tmp_path / model) if model == "missing-folder" else model
     with pytest.raises(WeightsUnavailableError) as info:
         WanRenderer(target, width=WIDTH, height=HEIGHT).load()
+    assert lookups == []  # not even tried
     message = str(info.value)
     assert "29 GB" in message and "huggingface-cli download" in message and "--model" in message
 
