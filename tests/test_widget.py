@@ -239,6 +239,7 @@ def test_constructor_checks_its_arguments():
     assert w.limits["num_frames"] == {
         "min": 1,
         "max": 81,
+        "step": 1,
         "default": 33,
         "kind": "int",
         "label": "Frames",

@@ -8,6 +8,7 @@ from typing import Any
 
 from .._exceptions import InvalidParameterError
 from .._params import PARAMETERS, PROMPT_MAX_CHARS, check_prompt
+from ._words import PENDING_STATUS_WORDS, PHASE_WORDS, TALLY_WORDS
 
 __all__ = ["FORM_FIELDS", "OPTIONS", "check_options", "form_limits", "unknown_options"]
 
@@ -20,14 +21,22 @@ _LABELS = {
     "guidance_scale": "Guidance",
     "seed": "Seed",
 }
+#: The step of a float parameter's input (its arrows; any value in range is accepted).
+_FLOAT_STEP = 0.1
 
 
 def form_limits() -> dict[str, Any]:
-    """The ``limits`` trait: each parameter's range, default, kind, label and help."""
+    """The ``limits`` trait: everything the front end shows or enforces about the form and
+    the runs, none of it repeated in widget.js (static/PROTOCOL.md describes it).
+
+    Each parameter of :data:`PARAMETERS`: its range, step, default, kind, label and help;
+    ``prompt``: its longest length; ``phases``, ``tallies`` and ``pending_statuses``: the
+    words for a run's phases, a gallery's counts and a pending job's status."""
     limits: dict[str, Any] = {
         name: {
             "min": spec.minimum,
             "max": spec.maximum,
+            "step": 1 if spec.kind is int else _FLOAT_STEP,
             "default": spec.default,
             "kind": "int" if spec.kind is int else "float",
             "label": _LABELS[name],
@@ -36,6 +45,9 @@ def form_limits() -> dict[str, Any]:
         for name, spec in PARAMETERS.items()
     }
     limits["prompt"] = {"max_chars": PROMPT_MAX_CHARS}
+    limits["phases"] = dict(PHASE_WORDS)
+    limits["tallies"] = dict(TALLY_WORDS)
+    limits["pending_statuses"] = dict(PENDING_STATUS_WORDS)
     return limits
 
 

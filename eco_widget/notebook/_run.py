@@ -31,6 +31,7 @@ from .._paths import videos_dir
 from .._progress import Phase, ProgressEstimator, ProgressInfo
 from .._slots import SlotWait
 from .._video import Video, default_filename
+from ._words import ERROR, PHASE_WORDS, RESUMING, STOPPED, WAITING
 
 if TYPE_CHECKING:
     from .._async_client import AsyncClient
@@ -44,11 +45,6 @@ class Publish(Protocol):
     def __call__(self, *, now: bool = False) -> None: ...
 
 
-WAITING = "waiting"
-RESUMING = "resuming"
-STOPPED = "stopped"
-ERROR = "error"
-
 NOTHING_BILLED = "Stopped before the job was submitted: nothing was billed."
 #: Said of a submission whose request went out but whose reply never came.
 ID_UNKNOWN = (
@@ -60,20 +56,6 @@ ID_UNKNOWN = (
 #: The ids of the jobs that a widget run of this process follows or has followed: the
 #: offer of jobs "from an earlier session" leaves them out.
 FOLLOWED: set[str] = set()
-
-_LABELS = {
-    WAITING: "Waiting for a free slot",
-    RESUMING: "Looking up the job",
-    Phase.SUBMITTING: "Submitting",
-    Phase.QUEUED: "Queued",
-    Phase.PROCESSING: "Processing",
-    Phase.DOWNLOADING: "Downloading",
-    Phase.COMPLETED: "Completed",
-    Phase.FAILED: "Failed",
-    STOPPED: "Stopped waiting",
-    ERROR: "Error",
-}
-
 
 @dataclass
 class Run:
@@ -194,7 +176,7 @@ class Run:
         error = None
         if self.error is not None:
             error = {"kind": self.error_kind, "message": _plain(self.error)}
-        label = self.label or _LABELS.get(self.phase, self.phase.capitalize())
+        label = self.label or PHASE_WORDS.get(self.phase, self.phase.capitalize())
         if self.phase == Phase.PROCESSING and info is not None and info.phase_fraction:
             label = f"Processing, {round(100 * info.phase_fraction)} %"
         return {

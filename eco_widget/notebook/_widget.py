@@ -21,11 +21,11 @@ import anywidget
 import traitlets
 
 from .._async_client import AsyncClient
-from .._client import DEFAULT_TIMEOUT
 from .._config import BASE_URL_ENV, DEFAULT_BASE_URL, SANDBOX
 from .._exceptions import EcoVideoError, InvalidParameterError
 from .._journal import JournalEntry
 from .._params import PARAMETERS, VideoParams
+from .._shell import DEFAULT_TIMEOUT
 from .._slots import MAX_ACTIVE_JOBS
 from .._video import Video
 from ._form import FORM_FIELDS, check_options, form_limits, unknown_options
@@ -65,6 +65,10 @@ class VideoWidget(FrontEndRequests, anywidget.AnyWidget):
 
     _esm = _STATIC / "widget.js"
     _css = _STATIC / "widget.css"
+    # ipywidgets 7 displays a widget through `_ipython_display_`, which IPython prefers to
+    # `_repr_mimebundle_` (its text is cut at 110 characters); without it, IPython takes
+    # anywidget's bundle with our full `__repr__`, as with ipywidgets 8.
+    _ipython_display_ = None
 
     prompt = traitlets.Unicode("").tag(sync=True)
     num_frames = traitlets.Int(33).tag(sync=True)
@@ -272,7 +276,7 @@ class VideoWidget(FrontEndRequests, anywidget.AnyWidget):
         return run
 
     def _begin_form_run(self, run: Run) -> None:
-        self.form_error = None
+        self.set_trait("form_error", None)
         assert run.params is not None
         self._fill_form(run.params)
         self._begin(run, drive_run)

@@ -8,6 +8,7 @@ the temporary folder's ``eco-shots``).
 
 from __future__ import annotations
 
+import copy
 import functools
 import http.server
 import re
@@ -29,7 +30,7 @@ from tests.browser.jupyter import (
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = Path(__file__).resolve().parent / "harness"
-STATIC = ROOT / "eco_widget" / "static"
+STATIC = ROOT / "eco_widget" / "notebook" / "static"
 SHOTS = screenshots_dir(Path(tempfile.gettempdir()) / "eco-shots")
 XSS = '<img src=x onerror="window.__xss=1">'
 # `${uid}-q${n}`: the view's uid (a count and a random part), then the request's number.
@@ -397,6 +398,106 @@ def test_the_form_is_usable_by_keyboard(harness):
     assert outline == "solid"
     harness.keyboard.press("Enter")
     harness.wait_for_function("() => harness.sent.some(m => m.type === 'generate')")
+
+
+# -- the limits trait ---------------------------------------------------------------------
+def other_limits(python_limits: dict[str, Any]) -> dict[str, Any]:
+    """Python's ``limits`` with other ranges, defaults, labels and words: what the view
+    shows must follow them, since widget.js keeps none of its own."""
+    limits = copy.deepcopy(python_limits)
+    limits["num_frames"].update(max=121, default=49, label="Frame count")
+    limits["fps"].update(min=8, max=30, default=24)
+    limits["guidance_scale"].update(step=0.5, default=7.5)
+    limits["prompt"]["max_chars"] = 12
+    limits["phases"].update(queued="In line", processing="Rendering", completed="Done")
+    limits["tallies"]["waiting"] = "awaiting a slot"
+    limits["pending_statuses"]["processing"] = "rendering on the server"
+    return limits
+
+
+def test_the_harness_demo_limits_are_pythons(harness, python_state):
+    assert harness.evaluate("() => harness.LIMITS") == python_state["limits"]
+
+
+def test_the_form_takes_ranges_defaults_and_labels_from_limits(harness, python_state):
+    limits = other_limits(python_state["limits"])
+    # Traits without a value: the form shows the defaults that `limits` gives.
+    mount(harness, limits=limits, num_frames=None, fps=None, guidance_scale=None)
+    frames = field(harness, "Frame count")
+    assert frames.input_value() == "49"
+    assert (frames.get_attribute("min"), frames.get_attribute("max")) == ("1", "121")
+    assert harness.locator(".eco-field--num_frames .eco-hint").text_content() == "1–121"
+    assert field(harness, "FPS").input_value() == "24"
+    guidance = field(harness, "Guidance")
+    assert (guidance.input_value(), guidance.get_attribute("step")) == ("7.5", "0.5")
+    billed = "2.04 s of video (49 frames at 24 fps) will be billed"
+    assert harness.locator(".eco-billed").text_content() == billed
+    assert harness.locator(".eco-counter").text_content() == "0 / 12"
+
+    frames.fill("100")  # over Python's usual 81, within these limits
+    field(harness, "FPS").fill("6")
+    prompt = harness.get_by_role("textbox", name="Prompt")
+    prompt.fill("a kite")  # 6 of the 12 characters allowed
+    prompt.press("Control+Enter")
+    error = harness.locator(".eco-field--fps .eco-field-error")
+    assert error.text_content() == "FPS must be a whole number from 8 to 30; got 6."
+    assert not harness.locator(".eco-field--num_frames .eco-field-error").is_visible()
+    field(harness, "FPS").fill("30")
+    prompt.press("Control+Enter")
+    harness.wait_for_function("() => harness.sent.some(m => m.type === 'generate')")
+    params = sent(harness, "generate")[0]["params"]
+    assert (params["num_frames"], params["fps"], params["guidance_scale"]) == (100, 30, 7.5)
+
+
+def test_runs_and_the_banner_take_their_words_from_limits(harness, python_state):
+    limits = other_limits(python_state["limits"])
+    mount(harness, limits=limits, prompt="a kite at dusk")
+    set_runs(harness, {"key": "r2", "phase": "queued"}, {"key": "r1", "phase": "queued"})
+    set_runs(
+        harness,
+        {"key": "r2", "phase": "processing", "fraction": 0.5},
+        {"key": "r1", "phase": "completed"},
+    )
+    assert live_text(harness).startswith("Rendering, 50 %")
+    earlier = harness.locator(".eco-strip .eco-run-label")
+    assert earlier.text_content() == "Done"
+    set_runs(harness, {"key": "r2", "phase": "queued"}, {"key": "r1", "phase": "processing"})
+    assert earlier.text_content() == "Rendering 0 %"
+    set_runs(harness, {"key": "r2", "phase": "completed"}, {"key": "r1", "phase": "queued"})
+    assert live_text(harness) == "Done: video ready"
+    assert earlier.text_content() == "In line"
+    # The facts of the finished run use the parameters' labels.
+    terms = harness.locator(".eco-current .eco-facts dt").all_text_contents()
+    assert "Frame count" in terms and "Frames" not in terms
+
+    # A gallery's counts and the pending banner.
+    mount(harness, limits=limits, mode="grid", pending=PENDING[:1])
+    set_runs(harness, {"key": "r2", "phase": "waiting", "job_id": None}, {"key": "r1"})
+    summary = harness.locator(".eco-grid-summary").text_content()
+    assert summary == "2 videos · 1 running · 1 awaiting a slot"
+    grid_labels = harness.locator(".eco-grid-list .eco-run-label").all_text_contents()
+    assert grid_labels[0] == "Queued"  # the run's own phase_label wins on a grid card
+    facts = harness.locator(".eco-pending-facts").text_content()
+    assert facts.startswith("rendering on the server, submitted")
+
+
+def test_the_view_follows_a_change_of_limits(harness, python_state):
+    mount(harness)
+    set_runs(harness, {"key": "r2", "phase": "completed"}, {"key": "r1", "phase": "queued"})
+    assert harness.locator(".eco-strip .eco-run-label").text_content() == "Queued"
+    harness.evaluate("l => harness.model.pyset('limits', l)", other_limits(python_state["limits"]))
+    assert harness.locator(".eco-strip .eco-run-label").text_content() == "In line"
+    assert field(harness, "Frame count").get_attribute("max") == "121"
+
+
+def test_without_limits_the_form_still_works(harness):
+    mount(harness, limits={}, prompt="a kite")
+    frames = field(harness, "num_frames")
+    assert frames.get_attribute("max") is None
+    assert harness.locator(".eco-counter").text_content() == "6"
+    harness.get_by_role("button", name="Generate", exact=True).click()
+    harness.wait_for_function("() => harness.sent.some(m => m.type === 'generate')")
+    assert sent(harness, "generate")[0]["params"]["num_frames"] == 33
 
 
 # -- generate requests and the kernel's answers -------------------------------------------

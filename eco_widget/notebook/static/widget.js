@@ -12,29 +12,14 @@
  * as a Text node): nothing is ever parsed as HTML.
  */
 
-/** Used when the `limits` trait lacks an entry; mirrors eco_widget/_params.py. */
-const DEFAULT_LIMITS = {
-  num_frames: { min: 1, max: 81, default: 33, kind: "int", label: "Frames" },
-  fps: { min: 1, max: 60, default: 16, kind: "int", label: "FPS" },
-  num_inference_steps: { min: 20, max: 80, default: 50, kind: "int", label: "Steps" },
-  guidance_scale: { min: 0, max: 20, default: 5, kind: "float", label: "Guidance" },
-  seed: { min: 0, max: 4294967295, default: null, kind: "int", label: "Seed" },
-};
-const PARAM_NAMES = Object.keys(DEFAULT_LIMITS);
-const PROMPT_MAX_CHARS = 2000;
+/**
+ * The parameters' traits, in the form's order. Their ranges, steps, defaults, labels and
+ * help, the prompt's longest length and the words for phases and statuses all come from
+ * the `limits` trait (eco_widget/notebook/_form.py, from eco_widget/_params.py): none is
+ * repeated here.
+ */
+const PARAM_NAMES = ["num_frames", "fps", "num_inference_steps", "guidance_scale", "seed"];
 const SAVE_DELAY_MS = 300;
-const PHASE_WORDS = {
-  waiting: "Waiting for a free slot",
-  resuming: "Looking up the job",
-  submitting: "Submitting",
-  queued: "Queued",
-  processing: "Processing",
-  downloading: "Downloading",
-  completed: "Completed",
-  failed: "Failed",
-  stopped: "Stopped waiting",
-  error: "Error",
-};
 const ERROR_TITLES = {
   validation: "Invalid settings",
   authentication: "Authentication failed",
@@ -46,11 +31,6 @@ const ERROR_TITLES = {
   error: "Something went wrong",
 };
 const PENDING_SHOWN = 5;
-const PENDING_STATUS = {
-  queued: "queued",
-  processing: "processing",
-  completed: "done, not downloaded yet",
-};
 const STOP_HINT =
   "The API cannot cancel a job: it keeps running on the server and can be picked up later by its id.";
 /** `table[key]` for the table's own keys only ("constructor" is not a phase). */
@@ -108,20 +88,43 @@ function billedText(frames, fps) {
   return `${trimmed(frames / fps)} s of video (${plural(frames, "frame")} at ${fps} fps) will be billed`;
 }
 
-/** The limits of one parameter: the kernel's, completed by the defaults above. */
+const finite = (value) => typeof value === "number" && Number.isFinite(value);
+
+/**
+ * One parameter as the `limits` trait describes it: `{name, kind, min, max, step, default,
+ * label, help}`. What `limits` does not say stays open: no bound, the trait's name as label.
+ */
 function fieldSpec(limits, name) {
-  const given = (limits && limits[name]) || {};
-  const spec = { ...DEFAULT_LIMITS[name], ...given, name };
-  if (typeof given.label !== "string" || !given.label.trim()) spec.label = DEFAULT_LIMITS[name].label;
-  return spec;
+  const given = (limits && typeof limits[name] === "object" && limits[name]) || {};
+  const kind = given.kind === "float" ? "float" : "int";
+  return {
+    name,
+    kind,
+    min: finite(given.min) ? given.min : -Infinity,
+    max: finite(given.max) ? given.max : Infinity,
+    step: finite(given.step) && given.step > 0 ? given.step : kind === "float" ? "any" : 1,
+    default: given.default ?? null,
+    label: typeof given.label === "string" && given.label.trim() ? given.label : name,
+    help: typeof given.help === "string" ? given.help : "",
+  };
+}
+
+/** "1–81", or "" when a bound is open. */
+const rangeText = (spec) => (finite(spec.min) && finite(spec.max) ? `${spec.min}–${spec.max}` : "");
+
+/** "a whole number from 1 to 81". */
+function acceptedText(spec) {
+  const what = spec.kind === "float" ? "a number" : "a whole number";
+  if (finite(spec.min) && finite(spec.max)) return `${what} from ${spec.min} to ${spec.max}`;
+  if (finite(spec.min)) return `${what} of at least ${spec.min}`;
+  if (finite(spec.max)) return `${what} of at most ${spec.max}`;
+  return what;
 }
 
 /** Read one parameter input: `{value}` when it is accepted, else `{error}` in plain words. */
 function readField(spec, input) {
   const text = input.value.trim();
-  const accepted = spec.kind === "float"
-    ? `a number from ${spec.min} to ${spec.max}`
-    : `a whole number from ${spec.min} to ${spec.max}`;
+  const accepted = acceptedText(spec);
   const optional = spec.name === "seed";
   if (text === "" && !input.validity?.badInput) {
     return optional ? { value: null } : { error: `${spec.label} is empty: enter ${accepted}.` };
@@ -134,6 +137,16 @@ function readField(spec, input) {
   const blank = optional ? " (or blank for a random seed)" : "";
   return { error: `${spec.label} must be ${accepted}${blank}${got}.` };
 }
+
+/** What `limits[table]` (`phases`, `tallies`, `pending_statuses`) calls `key`, if anything. */
+function wordFor(limits, table, key) {
+  const words = limits?.[table];
+  const word = words && typeof words === "object" ? own(words, key) : undefined;
+  return typeof word === "string" && word !== "" ? word : undefined;
+}
+
+/** What a run's phase is called on screen: the `limits` trait's word, else the phase. */
+const phaseWord = (limits, phase) => wordFor(limits, "phases", phase) ?? String(phase);
 
 /** Characters as Python counts them (code points, outer whitespace excluded). */
 const promptLength = (text) => [...text.trim()].length;
@@ -154,23 +167,24 @@ function refusalText(answer, fallback) {
 }
 
 /** What the aria-live region says when a run reaches `run.phase`. */
-function phaseAnnouncement(run) {
+function phaseAnnouncement(run, limits) {
   const pct = Math.round(Math.min(1, Math.max(0, run.fraction || 0)) * 100);
+  const word = (phase) => phaseWord(limits, phase);
   switch (run.phase) {
-    case "waiting": return run.phase_label || PHASE_WORDS.waiting;
-    case "processing": return `Processing, ${pct} %`;
-    case "completed": return "Completed: video ready";
-    case "stopped": return "Stopped waiting. The job goes on on the server.";
+    case "waiting": return run.phase_label || word("waiting");
+    case "processing": return `${word("processing")}, ${pct} %`;
+    case "completed": return `${word("completed")}: video ready`;
+    case "stopped": return `${word("stopped")}. The job goes on on the server.`;
     case "failed":
-    case "error": return `${own(PHASE_WORDS, run.phase)}: ${run.error?.message ?? "no details"}`;
-    default: return own(PHASE_WORDS, run.phase) ?? String(run.phase);
+    case "error": return `${word(run.phase)}: ${run.error?.message ?? "no details"}`;
+    default: return word(run.phase);
   }
 }
 
 /**
  * One run: a full card while it is the newest, a compact card in the history strip, or
  * a card of the gallery's grid (which shows its video as soon as it is done).
- * @param {object} ctx the view's shared state (model, videos, requestVideo, ...)
+ * @param {object} ctx the view's shared state (`limits`, `videos`, `ask`, `announce`, ...)
  * @param {string} key the run's key
  */
 function createRunCard(ctx, key) {
@@ -230,7 +244,7 @@ function createRunCard(ctx, key) {
   function videoElement(url) {
     const video = h("video",
       { class: "eco-video", controls: true, loop: true, playsinline: true, preload: "auto" });
-    if (ctx.autoplay.has(key)) {
+    if (ctx.videos.autoplays(key)) {
       video.muted = true;
       video.autoplay = true;
     }
@@ -263,46 +277,48 @@ function createRunCard(ctx, key) {
         const retry = h("button", { type: "button", class: "eco-button" }, "Try again");
         retry.addEventListener("click", () => {
           missing = null;
-          ctx.requestVideo(key, true);
+          ctx.videos.request(key, true);
           renderMedia();
         });
         return [h("p", { class: "eco-media-note", text: missing }), retry];
       });
     }
-    if ((current || inGrid) && !ctx.requested.has(key)) ctx.requestVideo(key, false);
-    if (ctx.requested.has(key)) {
+    if ((current || inGrid) && !ctx.videos.asked(key)) ctx.videos.request(key, false);
+    if (ctx.videos.asked(key)) {
       return setMedia("loading", () => [h("p", { class: "eco-media-note", text: "Loading video…" })]);
     }
     return setMedia("play", () => {
       const play = h("button",
         { type: "button", class: "eco-play", "aria-label": `Play: ${run.prompt ?? key}` },
         h("span", { class: "eco-play-icon", "aria-hidden": "true" }), "Play");
-      play.addEventListener("click", () => { ctx.requestVideo(key, true); renderMedia(); });
+      play.addEventListener("click", () => { ctx.videos.request(key, true); renderMedia(); });
       return [play];
     });
   }
 
   function renderFacts() {
     const v = run.video || {};
+    const param = (name) => [name, fieldSpec(ctx.limits(), name).label, run[name]];
     const rows = [
-      ["Job", run.job_id], ["Seed", run.seed], ["Frames", run.num_frames], ["FPS", run.fps],
-      ["Duration", run.duration_seconds != null ? `${trimmed(run.duration_seconds)} s` : null],
-      ["Steps", run.num_inference_steps], ["Guidance", run.guidance_scale],
-      ["Queue", formatSeconds(run.queue_seconds)], ["Render", formatSeconds(run.render_seconds)],
-      ["Size", formatBytes(v.size)],
-    ].filter(([, value]) => value != null && value !== "");
+      ["job", "Job", run.job_id], param("seed"), param("num_frames"), param("fps"),
+      ["duration", "Duration", run.duration_seconds != null ? `${trimmed(run.duration_seconds)} s` : null],
+      param("num_inference_steps"), param("guidance_scale"),
+      ["queue", "Queue", formatSeconds(run.queue_seconds)],
+      ["render", "Render", formatSeconds(run.render_seconds)],
+      ["size", "Size", formatBytes(v.size)],
+    ].filter(([, , value]) => value != null && value !== "");
     const signature = JSON.stringify(rows);
     if (signature === factsSignature) return;
     factsSignature = signature;
-    facts.replaceChildren(...rows.map(([name, value]) => {
-      const dd = h("dd", { class: name === "Job" ? "eco-mono" : null, text: String(value) });
-      if (name === "Seed") {
+    facts.replaceChildren(...rows.map(([name, title, value]) => {
+      const dd = h("dd", { class: name === "job" ? "eco-mono" : null, text: String(value) });
+      if (name === "seed") {
         const reuse = h("button",
           { type: "button", class: "eco-link-button", "aria-label": `Use seed ${value} in the form` }, "use");
         reuse.addEventListener("click", () => ctx.useSeed(value));
         dd.append(" ", reuse);
       }
-      return h("div", { class: "eco-fact" }, h("dt", { text: name }), dd);
+      return h("div", { class: "eco-fact" }, h("dt", { text: title }), dd);
     }));
   }
 
@@ -336,7 +352,7 @@ function createRunCard(ctx, key) {
     el.classList.toggle("eco-run--current", current);
     el.classList.toggle("eco-run--compact", !current && !inGrid);
     el.classList.toggle("eco-run--grid", inGrid);
-    let words = own(PHASE_WORDS, phase) ?? phase;
+    let words = phaseWord(ctx.limits(), phase);
     if (!current && phase === "processing") words += ` ${pct} %`;
     label.textContent = (current || inGrid) && run.phase_label ? run.phase_label : words;
     promptText.textContent = run.prompt ?? "";
@@ -397,7 +413,7 @@ function createRunCard(ctx, key) {
 /**
  * The prompt form: the fields and their checks, Generate (the button or Ctrl/⌘+Enter),
  * the form's traits, and the kernel's answers to this view's generate requests.
- * @param {object} ctx the view's shared state (model, uid, on, ask, announce, hasFocus)
+ * @param {object} ctx the view's shared state (model, uid, on, limits, ask, announce, hasFocus)
  */
 function createForm(ctx) {
   const { model, uid } = ctx;
@@ -411,8 +427,9 @@ function createForm(ctx) {
   let dirty = false;
   let saveTimer = null;
 
-  const limits = () => model.get("limits") || {};
-  const maxChars = () => limits().prompt?.max_chars ?? PROMPT_MAX_CHARS;
+  const { limits } = ctx;
+  /** The prompt's longest length in characters (Infinity when `limits` does not say). */
+  const maxChars = () => (finite(limits().prompt?.max_chars) ? limits().prompt.max_chars : Infinity);
 
   function field(name, labelText, input, extra) {
     const inputId = `${uid}-${name}`;
@@ -475,32 +492,39 @@ function createForm(ctx) {
       const input = inputs[name];
       paramFields[i].el.querySelector("label").textContent = spec.label;
       if (name !== "seed") {
-        input.min = String(spec.min);
-        input.max = String(spec.max);
-        input.step = spec.kind === "float" ? "0.1" : "1";
+        for (const bound of ["min", "max"]) {
+          if (finite(spec[bound])) input[bound] = String(spec[bound]);
+          else input.removeAttribute(bound);
+        }
+        input.step = String(spec.step);
       }
-      paramFields[i].hint.textContent = name === "seed" ? "blank = random" : `${spec.min}–${spec.max}`;
+      paramFields[i].hint.textContent = name === "seed" ? "blank = random" : rangeText(spec);
       if (spec.help) input.title = spec.help;
     });
     updateCounter();
   }
 
-  /** Put the trait's value in the input unless the input already says the same. */
+  /**
+   * Put the trait's value (the parameter's default from `limits` while the trait has
+   * none) in the input unless the input already says the same.
+   */
   function syncInput(name) {
-    const value = model.get(name);
     const input = inputs[name];
     if (name === "prompt") {
+      const value = model.get(name);
       if (input.value !== (value ?? "")) input.value = value ?? "";
       return updateCounter();
     }
-    const shown = readField(fieldSpec(limits(), name), input);
+    const spec = fieldSpec(limits(), name);
+    const value = model.get(name) ?? spec.default;
+    const shown = readField(spec, input);
     if (shown.error || shown.value !== value) input.value = value == null ? "" : String(value);
     updateBilled();
   }
 
   function updateCounter() {
     const length = promptLength(prompt.value);
-    counter.textContent = `${length} / ${maxChars()}`;
+    counter.textContent = Number.isFinite(maxChars()) ? `${length} / ${maxChars()}` : String(length);
     counter.classList.toggle("eco-counter--over", length > maxChars());
   }
 
@@ -684,7 +708,8 @@ function createPendingBanner(ctx) {
   });
 
   function item(entry) {
-    const status = own(PENDING_STATUS, entry.status) ?? String(entry.status ?? "unknown");
+    const status = wordFor(ctx.limits(), "pending_statuses", entry.status) ??
+      String(entry.status ?? "unknown");
     const age = Number.isFinite(entry.submitted_at)
       ? `, submitted ${formatClock((Date.now() - entry.submitted_at) / 1000)} ago` : "";
     const seed = entry.seed != null ? ` · seed ${entry.seed}` : "";
@@ -710,51 +735,109 @@ function createPendingBanner(ctx) {
 
   render();
   ctx.on("change:pending", render);
+  ctx.on("change:limits", render);
   return { el };
 }
 
-function render({ model, el }) {
-  const uid = `eco${++viewCount}-${Math.random().toString(36).slice(2, 12)}`;
-  const listeners = [];
-  const on = (event, fn) => { model.on(event, fn); listeners.push([event, fn]); };
-  /** This view's requests not answered yet: request id → what to do with the answer. */
-  const awaiting = new Map();
-  let requestCount = 0;
-  const live = h("div", { class: "eco-sr-only", "aria-live": "polite", "aria-atomic": "true" });
-  let root = null;
+/**
+ * The MP4s of this view: asked for with `{type: "video", key}`, kept as blob URLs until
+ * their run leaves or the view goes.
+ */
+function createVideoStore(model) {
+  const entries = new Map(); // run key → {url, filename}
+  const asked = new Set(); // run keys whose bytes this view asked for
+  const autoplay = new Set(); // run keys to play as soon as they load
 
-  const ctx = {
-    model, uid, on, runCount: 0,
-    videos: new Map(), // run key → {url, filename}
-    requested: new Set(), // run keys whose bytes this view asked for
-    autoplay: new Set(), // run keys to play as soon as they load
-    requestVideo(key, autoplay) {
-      if (autoplay) ctx.autoplay.add(key);
-      ctx.requested.add(key);
+  function drop(key) {
+    const entry = entries.get(key);
+    if (entry) URL.revokeObjectURL(entry.url);
+    entries.delete(key);
+    asked.delete(key);
+    autoplay.delete(key);
+  }
+
+  return {
+    get: (key) => entries.get(key),
+    asked: (key) => asked.has(key),
+    autoplays: (key) => autoplay.has(key),
+    /** Play run `key`'s video as soon as it loads (a run seen running in this view). */
+    playWhenLoaded(key) { autoplay.add(key); },
+    request(key, play) {
+      if (play) autoplay.add(key);
+      asked.add(key);
       model.send({ type: "video", key });
     },
     /**
-     * Send `content` with a new request id (unique across views and page loads); the
-     * kernel's one answer to it goes to `onAnswer`. Returns the id.
+     * A `video` or `video_missing` reply: kept, then `arrived(key)`; or
+     * `missing(key, message)`. Replies to keys this view did not ask for are ignored.
      */
+    receive(msg, buffers, { arrived, missing }) {
+      const key = String(msg.key);
+      if (!asked.has(key)) return;
+      asked.delete(key);
+      if (msg.type === "video" && buffers?.[0]) {
+        const old = entries.get(key);
+        const url = URL.createObjectURL(new Blob([buffers[0]], { type: msg.mime || "video/mp4" }));
+        entries.set(key, { url, filename: msg.filename || `${key}.mp4` });
+        arrived(key);
+        if (old) URL.revokeObjectURL(old.url);
+      } else {
+        missing(key, msg.type === "video_missing" ? msg.message : "The video arrived empty.");
+      }
+    },
+    drop,
+    dropAll() { for (const key of [...entries.keys()]) drop(key); },
+  };
+}
+
+/**
+ * This view's requests to the kernel (PROTOCOL.md): `ask` sends one with a new id,
+ * unique across views and page loads, and `answer` hands the kernel's one answer to it
+ * to its callback. Answers to other views' requests are ignored.
+ */
+function createRequests(model, uid) {
+  const awaiting = new Map(); // request id → what to do with the answer
+  let count = 0;
+  return {
     ask(content, onAnswer) {
-      const request = `${uid}-q${++requestCount}`;
+      const request = `${uid}-q${++count}`;
       awaiting.set(request, onAnswer);
       model.send({ ...content, request });
       return request;
     },
-    announce(messages) {
-      if (!messages.length) return;
-      live.textContent = messages.join(". ");
+    answer(msg) {
+      const onAnswer = typeof msg.request === "string" ? awaiting.get(msg.request) : undefined;
+      if (!onAnswer) return;
+      awaiting.delete(msg.request);
+      onAnswer(msg);
     },
-    hasFocus: () => Boolean(root?.contains(document.activeElement)),
-    useSeed: (seed) => form.useSeed(seed),
+    clear() { awaiting.clear(); },
   };
+}
 
-  const pendingBanner = createPendingBanner(ctx);
-  const form = createForm(ctx);
+/** "3 videos · 1 completed · 2 running" for the grid's heading, in the `tallies` words. */
+function gridText(runs, limits) {
+  if (!runs.length) return "No videos yet.";
+  const count = (test) => runs.filter(test).length;
+  const parts = [
+    [count((run) => run.phase === "completed"), "completed"],
+    [count((run) => run.active && run.phase !== "waiting"), "running"],
+    [count((run) => run.phase === "waiting"), "waiting"],
+    [count((run) => run.phase === "failed" || run.phase === "error"), "failed"],
+    [count((run) => run.phase === "stopped"), "stopped"],
+  ].filter(([n]) => n > 0).map(([n, tally]) => `${n} ${wordFor(limits, "tallies", tally) ?? tally}`);
+  return [plural(runs.length, "video"), ...parts].join(" · ");
+}
 
-  // ---- runs -------------------------------------------------------------------------
+/**
+ * The runs: the newest as the current card with the earlier ones in a history strip, or
+ * (mode "grid") every run as a card of a grid in the order they were started. Cards
+ * move between the two when the mode changes. Phase changes are announced; elapsed
+ * times tick while a run is active.
+ * @returns {{els: Element[], render: () => object[], onVideo: Function, destroy: Function}}
+ */
+function createRunList(ctx) {
+  const { model } = ctx;
   const cards = new Map();
   const lastPhase = new Map();
   const lastBucket = new Map();
@@ -766,7 +849,6 @@ function render({ model, el }) {
   const gridSummary = h("p", { class: "eco-grid-summary" });
   const gridList = h("div", { class: "eco-grid-list" });
   const grid = h("section", { class: "eco-grid", "aria-label": "Videos", hidden: true }, gridSummary, gridList);
-  const footer = h("p", { class: "eco-footer" });
   let initialized = false;
   let ticker = null;
 
@@ -774,26 +856,30 @@ function render({ model, el }) {
     if (parent.children[index] !== node) parent.insertBefore(node, parent.children[index] ?? null);
   }
 
-  const isGrid = () => model.get("mode") === "grid";
-
-  /** "3 videos · 1 completed · 2 running" for the grid's heading. */
-  function gridText(runs) {
-    if (!runs.length) return "No videos yet.";
-    const count = (test) => runs.filter(test).length;
-    const parts = [
-      [count((run) => run.phase === "completed"), "completed"],
-      [count((run) => run.active && run.phase !== "waiting"), "running"],
-      [count((run) => run.phase === "waiting"), "waiting for a slot"],
-      [count((run) => run.phase === "failed" || run.phase === "error"), "failed"],
-      [count((run) => run.phase === "stopped"), "stopped"],
-    ].filter(([n]) => n > 0).map(([n, word]) => `${n} ${word}`);
-    return [plural(runs.length, "video"), ...parts].join(" · ");
+  /** What to announce for `run` (at `index`, newest first), or nothing. */
+  function announcements(run, index, key, messages) {
+    const limits = ctx.limits();
+    const previous = lastPhase.get(key);
+    if (initialized && previous !== run.phase) {
+      if (index === 0) messages.push(phaseAnnouncement(run, limits));
+      else if (!run.active) {
+        messages.push(`Earlier video “${(run.prompt ?? "").slice(0, 40)}”: ${phaseAnnouncement(run, limits)}`);
+      }
+    }
+    if (index === 0 && run.phase === "processing") {
+      const bucket = Math.floor((run.fraction || 0) * 4);
+      const crossed = previous === "processing" && bucket > (lastBucket.get(key) ?? 0);
+      if (initialized && crossed) messages.push(phaseAnnouncement(run, limits));
+      lastBucket.set(key, bucket);
+    }
+    lastPhase.set(key, run.phase);
   }
 
-  function renderRuns() {
+  /** Show the `runs` trait; returns its runs. */
+  function render() {
     const runs = (model.get("runs") || []).filter((run) => run && run.key != null);
     const keys = new Set(runs.map((run) => String(run.key)));
-    const gridMode = isGrid();
+    const gridMode = model.get("mode") === "grid";
     const messages = [];
     runs.forEach((run, index) => {
       const key = String(run.key);
@@ -802,21 +888,8 @@ function render({ model, el }) {
         card = createRunCard(ctx, key);
         cards.set(key, card);
       }
-      const previous = lastPhase.get(key);
-      if (initialized && previous !== run.phase) {
-        if (index === 0) messages.push(phaseAnnouncement(run));
-        else if (!run.active) {
-          messages.push(`Earlier video “${(run.prompt ?? "").slice(0, 40)}”: ${phaseAnnouncement(run)}`);
-        }
-      }
-      if (index === 0 && run.phase === "processing") {
-        const bucket = Math.floor((run.fraction || 0) * 4);
-        const crossed = previous === "processing" && bucket > (lastBucket.get(key) ?? 0);
-        if (initialized && crossed) messages.push(phaseAnnouncement(run));
-        lastBucket.set(key, bucket);
-      }
-      lastPhase.set(key, run.phase);
-      if (run.active) ctx.autoplay.add(key);
+      announcements(run, index, key, messages);
+      if (run.active) ctx.videos.playWhenLoaded(key);
       card.update(run, index === 0, gridMode);
       if (gridMode) return;
       if (index === 0) place(currentSlot, card.el, 0);
@@ -824,47 +897,103 @@ function render({ model, el }) {
     });
     // The grid shows the items in the order they were given: oldest first.
     if (gridMode) [...runs].reverse().forEach((run, i) => place(gridList, cards.get(String(run.key)).el, i));
-    show(form.el, !gridMode);
     show(currentSlot, !gridMode);
     show(grid, gridMode);
-    gridSummary.textContent = gridMode ? gridText(runs) : "";
+    gridSummary.textContent = gridMode ? gridText(runs, ctx.limits()) : "";
     for (const [key, card] of cards) {
       if (keys.has(key)) continue;
       card.destroy();
       cards.delete(key);
-      dropVideo(key);
+      ctx.videos.drop(key);
     }
     show(history, !gridMode && runs.length > 1);
     historyTitle.textContent = `Earlier (${runs.length - 1})`;
     ctx.announce(messages);
-    renderFooter(runs);
     const anyActive = runs.some((run) => run.active);
-    if (anyActive && !ticker) ticker = setInterval(tickAll, 1000);
+    if (anyActive && !ticker) ticker = setInterval(tick, 1000);
     if (!anyActive && ticker) { clearInterval(ticker); ticker = null; }
     initialized = true;
+    return runs;
   }
 
-  function tickAll() {
+  function tick() {
     const now = Date.now();
     for (const card of cards.values()) if (card.active) card.tick(now);
   }
 
-  function renderFooter(runs = model.get("runs") || []) {
+  return {
+    els: [currentSlot, history, grid],
+    render,
+    /** A `video` or `video_missing` reply from the kernel. */
+    onVideo(msg, buffers) {
+      ctx.videos.receive(msg, buffers, {
+        arrived: (key) => {
+          const card = cards.get(key);
+          if (card) card.refresh();
+          else ctx.videos.drop(key);
+        },
+        missing: (key, message) => cards.get(key)?.videoMissing(message),
+      });
+    },
+    destroy() {
+      clearInterval(ticker);
+      ticker = null;
+      for (const card of cards.values()) card.destroy();
+      cards.clear();
+    },
+  };
+}
+
+/** The line under the widget: where jobs go, how many run here, the account's limit. */
+function createFooter(ctx) {
+  const { model } = ctx;
+  const el = h("p", { class: "eco-footer" });
+
+  function render(runs = model.get("runs") || []) {
     const backend = model.get("backend");
     const running = runs.filter((run) => run?.active).length;
     const maxActive = model.get("max_active");
     const parts = [backend ? `via ${backend}` : null];
     if (running) parts.push(`${plural(running, "job")} running here`);
     if (maxActive) parts.push(`at most ${maxActive} at once per account`);
-    footer.textContent = parts.filter(Boolean).join(" · ");
+    el.textContent = parts.filter(Boolean).join(" · ");
   }
 
-  function dropVideo(key) {
-    const entry = ctx.videos.get(key);
-    if (entry) URL.revokeObjectURL(entry.url);
-    ctx.videos.delete(key);
-    ctx.requested.delete(key);
-    ctx.autoplay.delete(key);
+  ctx.on("change:backend", () => render());
+  ctx.on("change:max_active", () => render());
+  return { el, render };
+}
+
+function render({ model, el }) {
+  const uid = `eco${++viewCount}-${Math.random().toString(36).slice(2, 12)}`;
+  const listeners = [];
+  const on = (event, fn) => { model.on(event, fn); listeners.push([event, fn]); };
+  const requests = createRequests(model, uid);
+  const live = h("div", { class: "eco-sr-only", "aria-live": "polite", "aria-atomic": "true" });
+  let root = null;
+
+  const ctx = {
+    model, uid, on, runCount: 0,
+    limits: () => model.get("limits") || {},
+    videos: createVideoStore(model),
+    ask: requests.ask,
+    announce(messages) {
+      if (!messages.length) return;
+      live.textContent = messages.join(". ");
+    },
+    hasFocus: () => Boolean(root?.contains(document.activeElement)),
+    useSeed: (seed) => form.useSeed(seed),
+  };
+
+  const pendingBanner = createPendingBanner(ctx);
+  const form = createForm(ctx);
+  const runList = createRunList(ctx);
+  const footer = createFooter(ctx);
+
+  function renderRuns() {
+    const runs = runList.render();
+    show(form.el, model.get("mode") !== "grid");
+    footer.render(runs);
   }
 
   /**
@@ -873,31 +1002,11 @@ function render({ model, el }) {
    */
   function onCustom(msg, buffers) {
     if (!msg || typeof msg !== "object") return;
-    if (msg.type === "answer") {
-      const onAnswer = typeof msg.request === "string" ? awaiting.get(msg.request) : undefined;
-      if (!onAnswer) return;
-      awaiting.delete(msg.request);
-      onAnswer(msg);
-      return;
-    }
-    if (!ctx.requested.has(String(msg.key))) return;
-    const key = String(msg.key);
-    const card = cards.get(key);
-    ctx.requested.delete(key);
-    if (msg.type === "video" && buffers?.[0]) {
-      const old = ctx.videos.get(key);
-      const url = URL.createObjectURL(new Blob([buffers[0]], { type: msg.mime || "video/mp4" }));
-      ctx.videos.set(key, { url, filename: msg.filename || `${key}.mp4` });
-      if (card) card.refresh();
-      else dropVideo(key);
-      if (old) URL.revokeObjectURL(old.url);
-    } else if (card) {
-      card.videoMissing(msg.type === "video_missing" ? msg.message : "The video arrived empty.");
-    }
+    if (msg.type === "answer") requests.answer(msg);
+    else runList.onVideo(msg, buffers);
   }
 
-  // ---- wiring -----------------------------------------------------------------------
-  root = h("div", { class: "eco-widget" }, pendingBanner.el, form.el, currentSlot, history, grid, footer, live);
+  root = h("div", { class: "eco-widget" }, pendingBanner.el, form.el, ...runList.els, footer.el, live);
   // Keys typed in the widget are not notebook shortcuts (Escape still leaves the widget).
   root.addEventListener("keydown", (event) => { if (event.key !== "Escape") event.stopPropagation(); });
   el.append(root);
@@ -905,20 +1014,16 @@ function render({ model, el }) {
   renderRuns();
   on("change:runs", renderRuns);
   on("change:mode", renderRuns);
-  on("change:backend", () => renderFooter());
-  on("change:max_active", () => renderFooter());
+  on("change:limits", renderRuns);
   on("msg:custom", onCustom);
 
   return () => {
     form.destroy();
     for (const [event, fn] of listeners) model.off(event, fn);
     listeners.length = 0;
-    awaiting.clear();
-    clearInterval(ticker);
-    ticker = null;
-    for (const card of cards.values()) card.destroy();
-    for (const key of [...ctx.videos.keys()]) dropVideo(key);
-    cards.clear();
+    requests.clear();
+    runList.destroy();
+    ctx.videos.dropAll();
     root.remove();
   };
 }

@@ -36,14 +36,56 @@ window.clearInterval = (id) => {
   clearInterval_(id);
 };
 
-/** The `limits` trait as eco_widget/_widget.py builds it (the tests pass Python's own). */
+/**
+ * The `limits` trait as eco_widget/notebook/_form.py builds it, for the demo page: the
+ * tests pass Python's own, and test_widget_harness.py checks that this copy is the same.
+ */
 const LIMITS = {
-  num_frames: { min: 1, max: 81, default: 33, kind: "int", label: "Frames" },
-  fps: { min: 1, max: 60, default: 16, kind: "int", label: "FPS" },
-  num_inference_steps: { min: 20, max: 80, default: 50, kind: "int", label: "Steps" },
-  guidance_scale: { min: 0, max: 20, default: 5, kind: "float", label: "Guidance" },
-  seed: { min: 0, max: 4294967295, default: null, kind: "int", label: "Seed" },
+  num_frames: {
+    min: 1, max: 81, step: 1, default: 33, kind: "int", label: "Frames",
+    help: "frames to generate (33 at 16 fps ≈ 2 s)",
+  },
+  fps: {
+    min: 1, max: 60, step: 1, default: 16, kind: "int", label: "FPS",
+    help: "playback frame rate",
+  },
+  num_inference_steps: {
+    min: 20, max: 80, step: 1, default: 50, kind: "int", label: "Steps",
+    help: "more steps: better, slower",
+  },
+  guidance_scale: {
+    min: 0.0, max: 20.0, step: 0.1, default: 5.0, kind: "float", label: "Guidance",
+    help: "how literally to follow the prompt",
+  },
+  seed: {
+    min: 0, max: 4294967295, step: 1, default: null, kind: "int", label: "Seed",
+    help: "same seed and parameters, same video",
+  },
   prompt: { max_chars: 2000 },
+  phases: {
+    waiting: "Waiting for a free slot",
+    resuming: "Looking up the job",
+    submitting: "Submitting",
+    queued: "Queued",
+    processing: "Processing",
+    downloading: "Downloading",
+    completed: "Completed",
+    failed: "Failed",
+    stopped: "Stopped waiting",
+    error: "Error",
+  },
+  tallies: {
+    completed: "completed",
+    running: "running",
+    waiting: "waiting for a slot",
+    failed: "failed",
+    stopped: "stopped",
+  },
+  pending_statuses: {
+    queued: "queued",
+    processing: "processing",
+    completed: "done, not downloaded yet",
+  },
 };
 
 const clone = (value) => (value === undefined ? undefined : structuredClone(value));
