@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from ._journal import Journal, JournalEntry
     from ._recovery import ResumeResult
     from ._shell import DEFAULT_TIMEOUT
+    from ._show import VideoGrid, show_videos
     from ._slots import SlotWait
     from .notebook._gallery import VideoGallery
     from .notebook._widget import VideoWidget
@@ -68,6 +69,8 @@ _LAZY = {
     "JournalEntry": "._journal",
     "ResumeResult": "._recovery",
     "SlotWait": "._slots",
+    "VideoGrid": "._show",
+    "show_videos": "._show",
 }
 
 
@@ -137,6 +140,7 @@ __all__ = [
     "Video",
     "VideoExpiredError",
     "VideoGallery",
+    "VideoGrid",
     "VideoNotSavedError",
     "VideoParams",
     "VideoTooLargeError",
@@ -144,5 +148,6 @@ __all__ = [
     "__version__",
     "jobs",
     "load_ipython_extension",
+    "show_videos",
     "unload_ipython_extension",
 ]

@@ -14,7 +14,8 @@ __all__ = ["FORM_FIELDS", "OPTIONS", "check_options", "form_limits", "unknown_op
 
 FORM_FIELDS = ("prompt", *PARAMETERS)
 OPTIONS = (*FORM_FIELDS, "client", "timeout")
-_LABELS = {
+#: What the form and a sweep's headers call each parameter.
+PARAM_LABELS = {
     "num_frames": "Frames",
     "fps": "FPS",
     "num_inference_steps": "Steps",
@@ -39,7 +40,7 @@ def form_limits() -> dict[str, Any]:
             "step": 1 if spec.kind is int else _FLOAT_STEP,
             "default": spec.default,
             "kind": "int" if spec.kind is int else "float",
-            "label": _LABELS[name],
+            "label": PARAM_LABELS[name],
             "help": spec.help,
         }
         for name, spec in PARAMETERS.items()

@@ -26,16 +26,20 @@ import traitlets
 
 from .._async_client import AsyncClient
 from .._batch import BatchItem, BatchPlan, BatchResult
-from .._exceptions import EcoVideoError
+from .._exceptions import EcoVideoError, InvalidParameterError
+from .._progress import Phase
 from .._shell import DEFAULT_TIMEOUT
 from .._slots import MAX_ACTIVE_JOBS
+from .._sweep import DEFAULT_MAX_VIDEOS, SweepPlan, SweepResult
 from .._video import Video
+from ._form import PARAM_LABELS
 from ._run import FOLLOWED, WAITING, Publish, Run, drive_run
 from ._widget import VideoWidget
 
 __all__ = ["VideoGallery"]
 
 logger = logging.getLogger("eco_widget")
+_AXIS_LABELS = {"prompt": "Prompt", **PARAM_LABELS}
 
 
 class VideoGallery(VideoWidget):
@@ -53,6 +57,9 @@ class VideoGallery(VideoWidget):
     """
 
     mode = traitlets.Unicode("grid").tag(sync=True)
+    #: The latest sweep's axes and the run key of each cell (``None``: not a sweep;
+    #: see static/PROTOCOL.md).
+    sweep_layout = traitlets.Dict(default_value=None, allow_none=True).tag(sync=True)
 
     def __init__(
         self,
@@ -88,15 +95,89 @@ class VideoGallery(VideoWidget):
         seeds drawn the first time.
         """
         items = [self._with_defaults(item) for item in _listed(items)]
+        self._start_batch(items, concurrency, resume, None)
+        return self
+
+    def plan_sweep(self, prompt: str | list[str], **axes: Any) -> SweepPlan:
+        """What :meth:`sweep` would make, without sending anything: its combinations
+        (``plan.params``, in grid order), ``len(plan)`` videos and
+        ``plan.billed_seconds``. Raises :class:`InvalidParameterError` naming the axis
+        and value at fault (``guidance_scale[2]``)."""
+        return SweepPlan(prompt, defaults=self._defaults, **axes)
+
+    def sweep(
+        self,
+        prompt: str | list[str],
+        *,
+        max_videos: int = DEFAULT_MAX_VIDEOS,
+        concurrency: int = MAX_ACTIVE_JOBS,
+        resume: bool = True,
+        **axes: Any,
+    ) -> VideoGallery:
+        """Make a video of every combination of the values given as lists — e.g.
+        ``g.sweep("a koi pond", seed=[1, 2, 3], guidance_scale=[3.0, 5.0])``; a list of
+        prompts is an axis too; single values and the gallery's defaults fill in the
+        rest — and show them as a table: the first axis along the columns, the second
+        along the rows, further axes as blocks.
+
+        Every combination is checked first, and a sweep of more than ``max_videos``
+        (25) videos is refused, saying how many and their billed seconds
+        (:meth:`plan_sweep` tells the same without sending anything). The videos are
+        made like :meth:`generate_many`'s (slots, journal, resume, errors collected).
+        Returns the gallery: ``await g`` gives a :class:`SweepResult`, also indexed by
+        the swept values (``result.by(seed=2, guidance_scale=5.0)``).
+        """
+        plan = self.plan_sweep(prompt, **axes)
+        plan.check_size(max_videos)
+        self._start_batch(plan.items(), concurrency, resume, plan)
+        return self
+
+    def compare(self, a: Video | str, b: Video | str) -> VideoGallery:
+        """Show two videos side by side, or one over the other with a split you drag
+        ("swipe"), under one transport. Each is a :class:`Video`, or the id of a job
+        (followed to its video like :meth:`VideoWidget.attach`). Returns the gallery."""
+        for which, value in (("a", a), ("b", b)):
+            if not isinstance(value, (Video, str)):
+                raise InvalidParameterError(which, value, "a Video or a job id")
+        self._home.call(self.set_trait, "sweep_layout", None)
+        self._home.call(self.set_trait, "mode", "compare")
+        runs = [
+            self._shown(value)
+            if isinstance(value, Video)
+            else self._attach(value, self._journal_entry(value))
+            for value in (a, b)
+        ]
+        batch: concurrent.futures.Future[BatchResult] = concurrent.futures.Future()
+        batch.set_running_or_notify_cancel()
+        self._batch = batch
+        self._home.call(self._home.spawn, _settle_all(runs, batch), "eco_widget compare")
+        return self
+
+    def _shown(self, video: Video) -> Run:
+        """A run for a video already made: done at once."""
+        run = self._new_run(video.job.params)
+        run.video, run.job = video, video.job
+        run.finish(Phase.COMPLETED)
+        run.outcome.set_result(video)
+        self._home.call(functools.partial(self._publish, now=True))
+        return run
+
+    def _start_batch(
+        self, items: list[Any], concurrency: int, resume: bool, sweep: SweepPlan | None
+    ) -> None:
         plan = BatchPlan(items, account=self._account(), concurrency=concurrency)
         runs = [self._new_run(params) for params in plan.items]
         batch: concurrent.futures.Future[BatchResult] = concurrent.futures.Future()
         batch.set_running_or_notify_cancel()
         self._batch = batch
+        layout = _layout(sweep, [run.key for run in runs]) if sweep is not None else None
+        self._home.call(self.set_trait, "mode", "grid")
+        self._home.call(self.set_trait, "sweep_layout", layout)
         self._home.call(
-            self._home.spawn, self._run_batch(plan, runs, resume, batch), "eco_widget gallery"
+            self._home.spawn,
+            self._run_batch(plan, runs, resume, batch, sweep),
+            "eco_widget gallery",
         )
-        return self
 
     async def _run_batch(
         self,
@@ -104,6 +185,7 @@ class VideoGallery(VideoWidget):
         runs: list[Run],
         resume: bool,
         batch: concurrent.futures.Future[BatchResult],
+        sweep: SweepPlan | None = None,
     ) -> None:
         """On the home loop: read what the journal has of an earlier run of this batch
         (in a worker thread), start every card, and settle ``batch`` once all have
@@ -126,13 +208,10 @@ class VideoGallery(VideoWidget):
             for index, run in enumerate(runs):
                 run.params = plan.params_for(index)
                 self._begin(run, functools.partial(_gated(gate, limit), batch=(plan, index)))
-            outcomes = await asyncio.gather(
-                *(asyncio.wrap_future(run.outcome) for run in runs), return_exceptions=True
-            )
-            batch.set_result(BatchResult.collect(outcomes))
         except BaseException as exc:
             batch.set_exception(exc)
             raise
+        await _settle_all(runs, batch, sweep)
 
     async def result(self) -> BatchResult:  # type: ignore[override]
         """The latest batch's :class:`BatchResult`, once every card is settled (a card
@@ -161,6 +240,35 @@ class VideoGallery(VideoWidget):
     def _account(self) -> str:
         client = self._try_client()
         return client.account if client is not None else ""
+
+
+async def _settle_all(
+    runs: list[Run],
+    batch: concurrent.futures.Future[BatchResult],
+    sweep: SweepPlan | None = None,
+) -> None:
+    """Set ``batch`` once every run has ended (a :class:`SweepResult` for a sweep)."""
+    try:
+        outcomes = await asyncio.gather(
+            *(asyncio.wrap_future(run.outcome) for run in runs), return_exceptions=True
+        )
+        result = BatchResult.collect(outcomes)
+        batch.set_result(result if sweep is None else SweepResult(result, sweep))
+    except BaseException as exc:
+        if not batch.done():
+            batch.set_exception(exc)
+        raise
+
+
+def _layout(plan: SweepPlan, runs: list[str]) -> dict[str, Any]:
+    """The ``sweep`` trait: the axes (name, label, values) and each cell's run key."""
+    return {
+        "axes": [
+            {"name": axis.name, "label": _AXIS_LABELS[axis.name], "values": list(axis.values)}
+            for axis in plan.axes
+        ],
+        "runs": runs,
+    }
 
 
 def _listed(items: Iterable[BatchItem]) -> Any:
