@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import base64
 import html
+import operator
 import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from ._models import Job, check_job_id
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["Video", "default_filename"]
 
@@ -100,30 +106,100 @@ class Video:
         again), so use the returned path to refer to the copy. Only a video held in
         memory, with no file yet, takes the first file it is saved to as its ``path``.
         """
-        folder = isinstance(path, str) and path.endswith(("/", os.sep))
-        target = Path(path).expanduser()
-        if folder or target.is_dir():
-            target = target / default_filename(self.job)
+        target = _target(path, default_filename(self.job))
         if self.path is not None and target.exists() and target.samefile(self.path):
             return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                if self._data is not None:
-                    out.write(self._data)
-                else:
-                    assert self.path is not None
-                    with self.path.open("rb") as source:
-                        shutil.copyfileobj(source, out)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        if self._data is not None:
+            data = self._data
+            _write_atomically(target, lambda out: out.write(data))
+        else:
+            assert self.path is not None
+            source = self.path
+            _write_atomically(target, lambda out: _copy(source, out))
         if self.path is None:
             self.path = target
         return target
+
+    # -- as data (NumPy, PyAV and Pillow: the ``media`` extra) ---------------------------
+    def _source(self) -> bytes | Path:
+        """What to decode: the bytes in memory, else the file (never copied)."""
+        if self._data is not None:
+            return self._data
+        assert self.path is not None
+        return self.path
+
+    def frames(self) -> np.ndarray:
+        """Every frame as a ``(num_frames, height, width, 3)`` ``uint8`` RGB array.
+
+        Decoded (PyAV) on each call from ``data`` or straight from the file at ``path``:
+        keep the array rather than calling again. An 81-frame 832×480 video is 97 MiB.
+        Needs the ``media`` extra (``pip install 'eco_widget[media]'``).
+        """
+        from ._media import decode_frames
+
+        return decode_frames(self._source())
+
+    def frame(self, index: int) -> np.ndarray:
+        """Frame ``index`` as a ``(height, width, 3)`` ``uint8`` RGB array; ``-1`` is the last.
+
+        Decodes only up to that frame. :class:`IndexError`, naming the number of
+        frames, when there is no such frame.
+        """
+        from ._media import decode_frame
+
+        return decode_frame(self._source(), operator.index(index))
+
+    def poster(self) -> bytes:
+        """A still of the video as PNG bytes: its middle frame (``num_frames // 2``).
+
+        The middle rather than the first: a generated clip often opens on its least
+        typical frame (a fade-in, a subject not yet in view), and the middle is as far as
+        can be from both ends of a motion. The same image every time.
+        """
+        from ._media import count_frames, decode_frame, png
+
+        source = self._source()
+        return png(decode_frame(source, count_frames(source) // 2))
+
+    def to_gif(
+        self, path: str | os.PathLike[str], *, width: int | None = None, fps: float | None = None
+    ) -> Path:
+        """Write the video as an animated GIF (Pillow) that loops forever; return its path.
+
+        ``width`` scales it keeping the aspect ratio (any size: a GIF needs no even
+        dimensions); ``fps`` (at most the video's) shows fewer frames, picked by time, so
+        the GIF lasts as long as the video. Every frame is shown for ``1 / fps`` seconds,
+        in the GIF's steps of 10 ms (60 and 70 ms alternate at 16 fps). Consecutive
+        frames that come out identical are merged into one longer frame.
+
+        ``path`` is a file, or a folder (one that exists or ``"gifs/"``) to put it in
+        under the video's file name with ``.gif``. Written atomically, as :meth:`save`.
+        """
+        width = None if width is None else operator.index(width)
+        if width is not None and width < 1:
+            raise ValueError(f"width must be at least 1; got {width}")
+        if fps is not None and (isinstance(fps, bool) or not fps > 0):
+            raise ValueError(f"fps must be a positive number; got {fps!r}")
+        from ._media import write_gif
+
+        source = self._source()
+        target = _target(path, Path(default_filename(self.job)).with_suffix(".gif").name)
+        return _write_atomically(target, lambda out: write_gif(source, out, width=width, fps=fps))
+
+    def resized(self, width: int) -> Video:
+        """A new :class:`Video` of the same job, ``width`` pixels wide, held in memory.
+
+        Height follows the aspect ratio; both are made even (``yuv420p`` needs it), so
+        an odd ``width`` loses one pixel. Same frames, same frame rate, re-encoded as an
+        H.264 MP4 (``libx264``, ``yuv420p``, ``movflags=+faststart``). Its ``path`` is
+        ``None`` until it is saved (:meth:`save`): the original's file is not touched.
+        """
+        width = operator.index(width)
+        if width < 2:
+            raise ValueError(f"width must be at least 2; got {width}")
+        from ._media import encode_resized
+
+        return Video(self.job, data=encode_resized(self._source(), width))
 
     # -- showing it -------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -158,3 +234,32 @@ class Video:
             parts.append(f"{self.duration_seconds:g} s")
         parts.append(self.job.id)
         return " · ".join(parts)
+
+
+def _target(path: str | os.PathLike[str], name: str) -> Path:
+    """``path``, or ``path / name`` when it is a folder: one that exists, or one written
+    with a trailing slash."""
+    folder = isinstance(path, str) and path.endswith(("/", os.sep))
+    target = Path(path).expanduser()
+    return target / name if folder or target.is_dir() else target
+
+
+def _copy(source: Path, out: IO[bytes]) -> None:
+    with source.open("rb") as read:
+        shutil.copyfileobj(read, out)
+
+
+def _write_atomically(target: Path, write: Callable[[IO[bytes]], object]) -> Path:
+    """Have ``write`` fill a temporary file next to ``target``, then rename it into place:
+    ``target`` is never seen half written, and is left as it was when ``write`` fails."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write(out)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
