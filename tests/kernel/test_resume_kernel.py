@@ -185,3 +185,38 @@ def test_a_gallery_made_again_after_a_restart_follows_its_jobs(make_server, kern
         assert Path(run["video"]["saved_path"]).stat().st_size == run["video"]["size"] > 0
     assert submitted["r2"][1] == 5
     assert server.stats.for_key(KEY)["requests"]["posts"] == 2  # followed, not made again
+
+
+def test_a_sweep_made_again_after_a_restart_follows_its_jobs(make_server, kernels):
+    """A sweep is journaled like any batch: the same sweep in a restarted kernel follows
+    the jobs the first kernel submitted, cell by cell, and lays out the same table."""
+    renderer = GatedRenderer()
+    server = make_server(profile="fast", time_scale=0.05, renderer=renderer)
+    env = {"ECOHASH_BASE_URL": server.url, "ECOHASH_API_KEY": KEY}
+    make = (
+        "from eco_widget import VideoGallery\n"
+        "g = VideoGallery(num_frames=2)\n"
+        "g.sweep('a koi pond', seed=[1, 2], guidance_scale=[3.0, 5.0])\n"
+        "g"
+    )
+    keys = ("r1", "r2", "r3", "r4")
+
+    first = kernels(**env)
+    gallery = first.widget(make)
+    for key in keys:
+        first.wait_run(gallery, key, lambda run: run["phase"] == "processing", "to process")
+    submitted = {key: gallery.run(key)["job_id"] for key in keys}
+    layout = gallery.state["sweep_layout"]
+    first.shutdown()
+
+    second = kernels(**env)
+    gallery = second.widget(make)
+    for key in keys:
+        second.wait_run(gallery, key, lambda run: run["phase"] == "processing", "to be followed")
+    renderer.gate.set()
+    for key in keys:
+        run = second.wait_run(gallery, key, lambda run: run["phase"] == "completed", "to complete")
+        assert run["job_id"] == submitted[key]
+    assert gallery.state["sweep_layout"] == layout
+    assert [a["values"] for a in layout["axes"]] == [[1, 2], [3.0, 5.0]]
+    assert server.stats.for_key(KEY)["requests"]["posts"] == 4  # followed, not made again
