@@ -3,11 +3,13 @@
 Each row says what became of a job: where its video was saved, or what is missing
 (not saved yet, the URL's remaining lifetime, expired, lost). Plain text in a terminal
 and in ``repr``, an HTML table in notebooks (every value escaped, no script, colours
-from the notebook's theme), ``to_records()`` for pandas or JSON.
+from the notebook's theme) with a small poster of each saved video, ``to_records()``
+for pandas or JSON.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import os
 import time
@@ -32,6 +34,10 @@ _UNKNOWN_HINT = (
     "videos again."
 )
 _HEADERS = ("job id", "status", "submitted", "seed", "frames", "video", "prompt")
+#: The posters in the HTML table: this wide (px), for at most this many rows.
+POSTER_WIDTH = 96
+MAX_POSTERS = 50
+_NO_POSTER = "—"
 
 
 def _origin(base_url: str) -> str:
@@ -167,8 +173,11 @@ class JobsTable(Sequence[JournalEntry]):
         heading = f"<div {_CAPTION}>{_e(self.heading())}</div>"
         if not self._entries:
             return f'<div class="eco-jobs">{heading}</div>'
-        head = "".join(f"<th {_TH}>{_e(name)}</th>" for name in _HEADERS)
-        body = "".join(self._html_row(entry) for entry in self._entries)
+        head = "".join(f"<th {_TH}>{_e(name)}</th>" for name in ("poster", *_HEADERS))
+        body = "".join(
+            self._html_row(entry, poster=row < MAX_POSTERS)
+            for row, entry in enumerate(self._entries)
+        )
         footer = self.footer()
         tail = f"<div {_CAPTION}>{_e(footer)}</div>" if footer else ""
         return (
@@ -176,10 +185,10 @@ class JobsTable(Sequence[JournalEntry]):
             f"<tbody>{body}</tbody></table>{tail}</div>"
         )
 
-    def _html_row(self, entry: JournalEntry) -> str:
+    def _html_row(self, entry: JournalEntry, *, poster: bool) -> str:
         cells = self._row(entry)
         titles = {5: entry.saved_path or entry.error_message, 6: entry.prompt}
-        out = []
+        out = [f'<td style="{_CELL}">{poster_html(entry) if poster else _NO_POSTER}</td>']
         for i, cell in enumerate(cells):
             css = _CELL + (_MONO if i in (0, 3, 4) else "")
             if i == 1:
@@ -236,6 +245,27 @@ def video_note(entry: JournalEntry, now: float | None = None, *, short: bool = F
             return "not saved"
         return f"not saved · URL expires in {_span(entry.expires_at - now)}"
     return "not saved yet"
+
+
+def poster_html(entry: JournalEntry, width: int = POSTER_WIDTH) -> str:
+    """An ``<img>`` of the saved video's middle frame, ``width`` pixels wide, as an
+    embedded JPEG (a few KiB in the notebook) whose alt text is the prompt; a dash when
+    there is no poster to show (no saved video, a file missing, changed or unreadable,
+    or no ``media`` extra).
+
+    Decoded here, when the table is shown: listing jobs imports no media code."""
+    if not entry.is_saved:
+        return _NO_POSTER
+    assert entry.saved_path is not None
+    try:
+        from ._media import jpeg, middle_frame
+
+        data = jpeg(middle_frame(Path(entry.saved_path), width=width))
+    except Exception:  # no media extra, or a file that is not a video: no poster
+        return _NO_POSTER
+    alt = _e(_one_line(entry.prompt or ""))
+    source = "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
+    return f'<img src="{source}" alt="{alt}" width="{width}" style="display:block">'
 
 
 def _short_path(path: str) -> str:

@@ -44,6 +44,8 @@ __all__ = [
     "decode_frames",
     "encode_resized",
     "gif_frame_indexes",
+    "jpeg",
+    "middle_frame",
     "png",
     "resized_size",
     "write_gif",
@@ -140,19 +142,30 @@ def count_frames(source: Source) -> int:
         return sum(1 for _ in container.decode(video=0))
 
 
-def decode_frame(source: Source, index: int) -> np.ndarray:
+def decode_frame(source: Source, index: int, *, width: int | None = None) -> np.ndarray:
     """Frame ``index`` (negative counts from the end) as a ``height × width × 3`` array.
 
-    Decodes up to that frame and stops. Raises :class:`IndexError` naming the number of
-    frames when there is no such frame.
+    Decodes up to that frame and stops. ``width`` scales it, keeping the aspect ratio.
+    Raises :class:`IndexError` naming the number of frames when there is no such frame.
     """
+    return _frame_at(source, index, count_frames(source), width)
+
+
+def middle_frame(source: Source, *, width: int | None = None) -> np.ndarray:
+    """The poster frame: frame ``num_frames // 2``, scaled to ``width`` when given."""
     total = count_frames(source)
+    return _frame_at(source, total // 2, total, width)
+
+
+def _frame_at(source: Source, index: int, total: int, width: int | None) -> np.ndarray:
     position = index + total if index < 0 else index
     if not 0 <= position < total:
         raise IndexError(f"frame index {index} is out of range: the video has {total} frames")
     for number, frame in enumerate(_video_frames(source)):
         if number == position:
-            return _rgb(frame)
+            if width is None:
+                return _rgb(frame)
+            return _rgb(frame, width, max(1, round(width * frame.height / frame.width)))
     raise IndexError(f"frame index {index} is out of range: the video has fewer frames")
 
 
@@ -160,6 +173,14 @@ def png(rgb: np.ndarray) -> bytes:
     """The PNG file of one RGB frame."""
     out = io.BytesIO()
     Image.fromarray(rgb, "RGB").save(out, format="PNG")
+    return out.getvalue()
+
+
+def jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
+    """The JPEG file of one RGB frame: a few KiB for a thumbnail, where a PNG of a
+    real video's frame takes several times more."""
+    out = io.BytesIO()
+    Image.fromarray(rgb, "RGB").save(out, format="JPEG", quality=quality)
     return out.getvalue()
 
 

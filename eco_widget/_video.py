@@ -149,17 +149,20 @@ class Video:
 
         return decode_frame(self._source(), operator.index(index))
 
-    def poster(self) -> bytes:
+    def poster(self, *, width: int | None = None) -> bytes:
         """A still of the video as PNG bytes: its middle frame (``num_frames // 2``).
 
         The middle rather than the first: a generated clip often opens on its least
         typical frame (a fade-in, a subject not yet in view), and the middle is as far as
-        can be from both ends of a motion. The same image every time.
+        can be from both ends of a motion. The same image every time. ``width`` scales
+        it, keeping the aspect ratio (e.g. ``width=96`` for a thumbnail).
         """
-        from ._media import count_frames, decode_frame, png
+        width = None if width is None else operator.index(width)
+        if width is not None and width < 1:
+            raise ValueError(f"width must be at least 1; got {width}")
+        from ._media import middle_frame, png
 
-        source = self._source()
-        return png(decode_frame(source, count_frames(source) // 2))
+        return png(middle_frame(self._source(), width=width))
 
     def to_gif(
         self, path: str | os.PathLike[str], *, width: int | None = None, fps: float | None = None

@@ -4,7 +4,9 @@ that take a day; a damaged journal is reported and left as it is."""
 
 from __future__ import annotations
 
+import base64
 import functools
+import io
 import json
 import os
 import random
@@ -16,7 +18,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image
 
 import eco_widget
 from eco_widget import (
@@ -29,6 +33,8 @@ from eco_widget import (
     JournalError,
     VideoParams,
 )
+from eco_widget import _jobs_table as jobs_table_module
+from eco_widget._jobs_table import MAX_POSTERS, POSTER_WIDTH
 from eco_widget._journal import EXPIRED, LOST
 from eco_widget._sandbox import sandbox_dir
 from eco_widget.cli import _main as cli_module
@@ -84,20 +90,40 @@ def record(journal: Journal, job_id: str, status: str, *, at: float, **fields) -
 
 
 class Tags(HTMLParser):
-    """Every tag and attribute of an HTML fragment."""
+    """Every tag and attribute of an HTML fragment, the attributes of each ``<img>``,
+    and the cells of each body row."""
 
     def __init__(self) -> None:
         super().__init__()
         self.tags: set[str] = set()
         self.attributes: set[str] = set()
         self.text: list[str] = []
+        self.images: list[dict[str, str | None]] = []
+        self.rows: list[list[str]] = []
+        self._in_body = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.add(tag)
         self.attributes.update(name for name, _ in attrs)
+        if tag == "img":
+            self.images.append(dict(attrs))
+            if self.rows:
+                self.rows[-1][-1] += "<img>"
+        elif tag == "tbody":
+            self._in_body = True
+        elif tag == "tr" and self._in_body:
+            self.rows.append([])
+        elif tag == "td" and self._in_body:
+            self.rows[-1].append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tbody":
+            self._in_body = False
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
+        if self._in_body and self.rows and self.rows[-1]:
+            self.rows[-1][-1] += data
 
 
 def parse(html_text: str) -> Tags:
@@ -142,12 +168,16 @@ def test_html_escapes_the_prompt_and_has_no_script(make_server, home: Path):
         client.submit(f"{XSS} and <script>alert(2)</script>", **SMALL)
 
     html_text = eco_widget.jobs()._repr_html_()
-    assert "<img" not in html_text and "<script" not in html_text
+    assert "<script" not in html_text and "<img src=x" not in html_text
     assert "&lt;img src=x onerror=alert(1)&gt;" in html_text
     tags = parse(html_text)
-    assert tags.tags <= {"div", "table", "thead", "tbody", "tr", "th", "td"}
-    assert tags.attributes <= {"class", "style", "title"}
+    assert tags.tags <= {"div", "table", "thead", "tbody", "tr", "th", "td", "img"}
+    assert tags.attributes <= {"class", "style", "title", "src", "alt", "width"}
     assert XSS in "".join(tags.text)  # shown as text, exactly
+    # the one image is the saved video's poster, embedded, its prompt as alt text
+    (poster,) = tags.images
+    assert poster["alt"] == XSS
+    assert (poster["src"] or "").startswith("data:image/jpeg;base64,")
 
 
 def test_records_are_plain_dicts(make_server, home: Path):
@@ -159,6 +189,122 @@ def test_records_are_plain_dicts(make_server, home: Path):
     assert (record_["seed"], record_["status"], record_["saved"]) == (5, "completed", True)
     assert record_["saved_path"] == record_["video"] == str(video.path)
     assert KEY not in json.dumps(record_)
+
+
+# -- posters -------------------------------------------------------------------------------
+def poster_image(attributes: dict[str, str | None]) -> Image.Image:
+    """The image an ``<img>`` embeds (a ``data:`` URL), decoded by Pillow."""
+    src = attributes["src"] or ""
+    kind, _, data = src.partition(";base64,")
+    assert kind in ("data:image/png", "data:image/jpeg"), src[:40]
+    image = Image.open(io.BytesIO(base64.b64decode(data, validate=True)))
+    image.load()
+    return image
+
+
+def test_a_saved_video_shows_a_poster_of_its_middle_frame(make_server, home: Path):
+    server = make_server()
+    with client_for(server) as client:
+        video = client.generate("a red kite", seed=3, num_frames=9, fps=4)
+        client.submit("a koi pond", seed=4, **SMALL)
+
+    tags = parse(eco_widget.jobs()._repr_html_())
+    assert [row[0] for row in tags.rows] == ["—", "<img>"]  # the job not saved has none
+    (attributes,) = tags.images
+    assert attributes["alt"] == "a red kite"
+    assert attributes["width"] == str(POSTER_WIDTH) == "96"
+    image = poster_image(attributes)
+    assert image.format in ("JPEG", "PNG") and image.mode == "RGB"
+    assert image.size == (96, round(96 * 480 / 832))  # the sandbox's 832×480, scaled
+    # It is the video's poster at that width (Video.poster: the middle frame), up to
+    # the JPEG's loss.
+    still = Image.open(io.BytesIO(video.poster(width=96)))
+    assert float(np.abs(np.asarray(image, dtype=np.int16) - np.asarray(still)).mean()) < 5
+
+
+def test_posters_escape_the_prompt_in_their_alt_text(make_server, home: Path):
+    server = make_server()
+    prompt = '<script>alert("x")</script> & a "quoted" kite'
+    with client_for(server) as client:
+        client.generate(prompt, **SMALL)
+    html_text = eco_widget.jobs()._repr_html_()
+    assert "<script" not in html_text
+    assert 'alt="&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; a &quot;' in html_text
+    (attributes,) = parse(html_text).images
+    assert attributes["alt"] == prompt
+
+
+def test_no_poster_for_a_deleted_or_unreadable_file(make_server, home: Path):
+    server = make_server()
+    with client_for(server) as client:
+        deleted, unreadable, _kept = (
+            client.generate(prompt, **SMALL) for prompt in ("a fox", "an owl", "a hare")
+        )
+    assert deleted.path is not None and unreadable.path is not None
+    deleted.path.unlink()
+    size = unreadable.path.stat().st_size
+    unreadable.path.write_bytes(random.Random(4).randbytes(size))  # same size: still "saved"
+
+    table = eco_widget.jobs()
+    assert [entry.is_saved for entry in table] == [True, True, False]
+    tags = parse(table._repr_html_())
+    assert [row[0] for row in tags.rows] == ["<img>", "—", "—"]
+    assert [image["alt"] for image in tags.images] == ["a hare"]
+    assert tags.rows[2][6].startswith("file missing: ")
+
+
+def test_without_the_media_extra_the_table_shows_no_posters(
+    make_server, home: Path, monkeypatch: pytest.MonkeyPatch
+):
+    server = make_server()
+    with client_for(server) as client:
+        client.generate("a heron", **SMALL)
+    table = eco_widget.jobs()
+    assert len(parse(table._repr_html_()).images) == 1
+    monkeypatch.delitem(sys.modules, "eco_widget._media", raising=False)
+    monkeypatch.setitem(sys.modules, "av", None)
+    tags = parse(table._repr_html_())
+    assert tags.images == [] and [row[0] for row in tags.rows] == ["—"]
+
+
+def test_posters_are_made_for_the_first_rows_only(
+    make_server, home: Path, monkeypatch: pytest.MonkeyPatch
+):
+    server = make_server()
+    with client_for(server) as client:
+        for prompt in ("a moth", "a wren", "a vole"):
+            client.generate(prompt, **SMALL)
+    assert MAX_POSTERS == 50
+    monkeypatch.setattr(jobs_table_module, "MAX_POSTERS", 2)
+    tags = parse(eco_widget.jobs()._repr_html_())
+    assert [row[0] for row in tags.rows] == ["<img>", "<img>", "—"]
+    assert [image["alt"] for image in tags.images] == ["a vole", "a wren"]
+
+
+def test_posters_are_decoded_only_when_the_table_is_shown(make_server, home: Path):
+    """Listing jobs, in text or as records, loads no media code; the HTML view does."""
+    server = make_server()
+    with client_for(server) as client:
+        client.generate("a swift", **SMALL)
+    code = (
+        "import sys, eco_widget\n"
+        "media = {'eco_widget._media', 'numpy', 'av', 'PIL'}\n"
+        "table = eco_widget.jobs()\n"
+        "repr(table), table.to_records()\n"
+        "print(sorted(media & set(sys.modules)))\n"
+        "print(table._repr_html_().count('<img '), sorted(media & set(sys.modules)))\n"
+    )
+    env = {**os.environ, "ECOHASH_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["[]", "1 ['PIL', 'av', 'eco_widget._media', 'numpy']"]
 
 
 # -- every state, journaled by hand -------------------------------------------------------

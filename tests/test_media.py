@@ -131,6 +131,20 @@ def test_poster_is_a_png_of_the_middle_frame(video):
     assert np.array_equal(np.asarray(image), video.frame(NUM_FRAMES // 2))
 
 
+def test_poster_width_scales_the_middle_frame_keeping_the_aspect_ratio(video):
+    image = Image.open(io.BytesIO(video.poster(width=96)))
+    assert image.format == "PNG" and image.size == (96, round(96 * HEIGHT / WIDTH))
+    middle = Image.fromarray(video.frame(NUM_FRAMES // 2)).resize(image.size)
+    last = Image.fromarray(video.frame(-1)).resize(image.size)
+    assert difference(np.asarray(image), np.asarray(middle)) < TOLERANCE
+    assert difference(np.asarray(image), np.asarray(last)) > TOLERANCE
+    for bad in (0, -5):
+        with pytest.raises(ValueError, match="at least 1"):
+            video.poster(width=bad)
+    with pytest.raises(TypeError):
+        video.poster(width=9.5)
+
+
 # -- GIF ----------------------------------------------------------------------------------
 def test_gif_has_every_frame_at_the_video_size_and_loops_forever(video, tmp_path):
     path = video.to_gif(tmp_path / "clip.gif")
