@@ -19,7 +19,9 @@ import asyncio
 import concurrent.futures
 import functools
 import logging
+import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import traitlets
@@ -29,6 +31,7 @@ from .._batch import BatchItem, BatchPlan, BatchResult
 from .._exceptions import EcoVideoError, InvalidParameterError
 from .._progress import Phase
 from .._shell import DEFAULT_TIMEOUT
+from .._show import PageCell, default_title, page_html, title_of, write_page
 from .._slots import MAX_ACTIVE_JOBS
 from .._sweep import DEFAULT_MAX_VIDEOS, SweepPlan, SweepResult
 from .._video import Video
@@ -152,6 +155,38 @@ class VideoGallery(VideoWidget):
         self._batch = batch
         self._home.call(self._home.spawn, _settle_all(runs, batch), "eco_widget compare")
         return self
+
+    def to_html(self, path: str | os.PathLike[str]) -> Path:
+        """Write the gallery as one page that plays in any browser, with no Python, and
+        return its path: ``g.to_html("sweep.html")`` (a folder gets ``gallery.html``).
+
+        Every finished video is embedded (so the page is about 4/3 of the videos' size),
+        laid out as here — a sweep's tables with their headers ("Seed 2", "Guidance
+        5.0"), or a grid with each video's prompt and seed — under one transport in plain
+        JavaScript: play and pause all, one timeline, ±1 frame, loop, speed. A card
+        without a video shows its status instead ("Failed — …", "Processing"). Written
+        atomically: the file is complete or left as it was."""
+        runs = {run.key: run for run in list(self._runs)}
+
+        def cell(run: Run | None) -> PageCell:
+            if run is None:
+                return PageCell(None, "", "Not started")
+            if run.video is not None:
+                return PageCell(run.video, default_title(run.video))
+            state = run.to_json()
+            words = [state["phase_label"]]
+            words += [state["error"]["message"]] if state["error"] else []
+            words += [state["note"]] if state["note"] else []
+            title = title_of(state["prompt"], state["seed"]) or str(state["job_id"] or "")
+            return PageCell(None, title, " — ".join(words))
+
+        layout = self.sweep_layout
+        if not layout:
+            return write_page(path, page_html([cell(run) for run in runs.values()]))
+        keys = list(layout.get("runs") or [])
+        more = [cell(run) for key, run in runs.items() if key not in set(keys)]
+        cells = [cell(runs.get(key) if key is not None else None) for key in keys]
+        return write_page(path, page_html(cells, axes=layout["axes"], more=more))
 
     def _shown(self, video: Video) -> Run:
         """A run for a video already made: done at once."""

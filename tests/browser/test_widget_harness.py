@@ -46,7 +46,7 @@ pytestmark = pytest.mark.slow
 # -- serving the harness -----------------------------------------------------------------
 class _HarnessHandler(http.server.SimpleHTTPRequestHandler):
     """``/harness/…`` from tests/browser/harness, ``/static/…`` from eco_widget/notebook/static and
-    ``/sample.mp4`` from memory; nothing else."""
+    the sample videos (``/sample.mp4``, ``/sample-long.mp4``) from memory; nothing else."""
 
     extensions_map = {  # noqa: RUF012 (the base class's own attribute)
         ".html": "text/html",
@@ -55,8 +55,8 @@ class _HarnessHandler(http.server.SimpleHTTPRequestHandler):
         "": "application/octet-stream",
     }
 
-    def __init__(self, *args: Any, mp4: bytes, **kwargs: Any) -> None:
-        self.mp4 = mp4
+    def __init__(self, *args: Any, videos: dict[str, bytes], **kwargs: Any) -> None:
+        self.videos = videos
         super().__init__(*args, **kwargs)
 
     def translate_path(self, path: str) -> str:
@@ -69,12 +69,13 @@ class _HarnessHandler(http.server.SimpleHTTPRequestHandler):
         return str(HARNESS / "missing")
 
     def do_GET(self) -> None:
-        if self.path.split("?", 1)[0] == "/sample.mp4":
+        video = self.videos.get(self.path.split("?", 1)[0])
+        if video is not None:
             self.send_response(200)
             self.send_header("Content-Type", "video/mp4")
-            self.send_header("Content-Length", str(len(self.mp4)))
+            self.send_header("Content-Length", str(len(video)))
             self.end_headers()
-            self.wfile.write(self.mp4)
+            self.wfile.write(video)
             return
         super().do_GET()
 
@@ -96,6 +97,15 @@ def mp4() -> bytes:
 
 
 @pytest.fixture(scope="module")
+def mp4_long() -> bytes:
+    """A longer sandbox video: 17 frames at 16 fps (the sample has 9)."""
+    from eco_widget._params import VideoParams
+    from eco_widget.server._sandbox_render import render_sandbox_video
+
+    return render_sandbox_video(VideoParams.create("y", seed=2, num_frames=17))
+
+
+@pytest.fixture(scope="module")
 def python_state() -> dict[str, Any]:
     """A new ``VideoWidget``'s synced state that the harness's defaults take: the real
     ``limits``, ``max_active`` and form values."""
@@ -111,8 +121,9 @@ def python_state() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def harness_url(mp4: bytes) -> Iterator[str]:
-    handler = functools.partial(_HarnessHandler, mp4=mp4)
+def harness_url(mp4: bytes, mp4_long: bytes) -> Iterator[str]:
+    videos = {"/sample.mp4": mp4, "/sample-long.mp4": mp4_long}
+    handler = functools.partial(_HarnessHandler, videos=videos)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, name="harness-http", daemon=True)
     thread.start()
@@ -1269,3 +1280,352 @@ def test_a_gallery_shows_the_banner_too(harness):
     assert harness.get_by_role("region", name="Jobs from an earlier session").is_visible()
     set_runs(harness, {"key": "r1", "phase": "resuming", "job_id": PENDING[0]["job_id"]})
     assert harness.locator(".eco-grid-list .eco-run-label").text_content() == "Looking up the job"
+
+
+# -- a gallery's sweep, its shared transport, and compare mode ----------------------------
+SEED = {"name": "seed", "label": "Seed", "values": [1, 2]}
+GUIDANCE = {"name": "guidance_scale", "label": "Guidance", "values": [3.0, 5.0]}
+STEPS = {"name": "num_inference_steps", "label": "Steps", "values": [30, 50]}
+FPS = {"name": "fps", "label": "FPS", "values": [16]}
+FRAME = 1 / 16  # the sample videos' fps (the runs' `fps`)
+GALLERY_VIDEOS_PLAYABLE = """n => {
+    const videos = [...document.querySelectorAll('.eco-grid video, .eco-compare video')];
+    return videos.length === n && videos.every(v => v.readyState >= 2 && v.videoWidth === 832);
+}"""
+# Each video's currentTime, duration and state, in page order.
+VIDEO_STATES = """() => [...document.querySelectorAll('.eco-grid video, .eco-compare video')]
+    .map(v => ({ key: v.dataset.key, time: v.currentTime, duration: v.duration, paused: v.paused,
+    ended: v.ended, loop: v.loop, rate: v.playbackRate }))"""
+
+
+def set_sweep(page: Any, *axes: dict[str, Any], **options: Any) -> None:
+    """One completed run per combination of ``axes`` (``r1``… with the first axis fastest)
+    and the ``sweep`` trait naming them."""
+    page.evaluate("([axes, options]) => harness.setSweep(axes, options)", [list(axes), options])
+
+
+def videos(page: Any) -> list[dict[str, Any]]:
+    return page.evaluate(VIDEO_STATES)
+
+
+def spread(times: list[float], period: float) -> float:
+    """How far apart looping videos' times are, measured around their loop point."""
+    gaps = [abs(a - b) for a in times for b in times]
+    return max(min(gap, period - gap) for gap in gaps)
+
+
+def sweep_rows(page: Any, block: int = 0) -> list[list[str]]:
+    """A sweep table's rows as header texts and the run key in each cell ('-' for none)."""
+    return (
+        page.locator(".eco-sweep-table")
+        .nth(block)
+        .evaluate(
+            """t => [...t.rows].map(r => [...r.cells].map(c => c.tagName === 'TH' ? c.textContent
+            : (c.querySelector('.eco-run')?.dataset.key ?? '-')))"""
+        )
+    )
+
+
+def test_a_sweep_is_a_table_with_a_run_in_each_cell(harness):
+    mount(harness, mode="grid")
+    set_sweep(harness, SEED, GUIDANCE)
+    assert harness.locator(".eco-sweep-table").count() == 1
+    assert harness.locator(".eco-sweep-heading").count() == 0
+    assert sweep_rows(harness) == [
+        ["Guidance ╲ Seed", "Seed 1", "Seed 2"],
+        ["Guidance 3.0", "r1", "r2"],
+        ["Guidance 5.0", "r3", "r4"],
+    ]
+    headers = harness.locator(".eco-sweep-table th")
+    assert headers.evaluate_all("hs => hs.map(h => h.scope)") == ["col", "col", "col", "row", "row"]
+    # Each cell holds the card of its own combination: its live status, then its video.
+    cells = harness.locator(".eco-sweep-cell .eco-run")
+    runs = model(harness, "runs")
+    by_key = {run["key"]: run for run in runs}
+    for key in cells.evaluate_all("cs => cs.map(c => c.dataset.key)"):
+        i = int(key[1:]) - 1
+        assert (by_key[key]["seed"], by_key[key]["guidance_scale"]) == (
+            [1, 2][i % 2],
+            [3, 5][i // 2],
+        )
+    harness.wait_for_function(GALLERY_VIDEOS_PLAYABLE, arg=4)
+    assert harness.locator(".eco-grid-list").is_hidden()
+    # Without a sweep the same runs are the plain grid again, oldest first.
+    harness.evaluate("() => harness.model.pyset('sweep_layout', null)")
+    assert harness.locator(".eco-sweep-table").count() == 0
+    keys = harness.locator(".eco-grid-list .eco-run").evaluate_all(
+        "cs => cs.map(c => c.dataset.key)"
+    )
+    assert keys == ["r1", "r2", "r3", "r4"]
+
+
+def test_a_sweep_shows_placeholders_for_runs_not_there_yet(harness):
+    mount(harness, mode="grid")
+    set_sweep(harness, SEED, GUIDANCE, started=3, omit=[1], phase="queued")
+    assert sweep_rows(harness)[1:] == [["Guidance 3.0", "r1", "-"], ["Guidance 5.0", "r3", "-"]]
+    assert harness.locator(".eco-sweep-cell .eco-sweep-empty").count() == 2
+    labels = harness.locator(".eco-sweep-cell .eco-run-label").all_text_contents()
+    assert labels == ["Queued", "Queued"]
+    # The missing run starts, then the fourth combination is listed too.
+    set_sweep(harness, SEED, GUIDANCE, started=3, phase="processing")
+    assert sweep_rows(harness)[1:] == [["Guidance 3.0", "r1", "r2"], ["Guidance 5.0", "r3", "-"]]
+    set_sweep(harness, SEED, GUIDANCE, phase="processing")
+    assert sweep_rows(harness)[2] == ["Guidance 5.0", "r3", "r4"]
+    assert harness.locator(".eco-sweep-empty").count() == 0
+
+
+def test_further_axes_make_blocks_with_headings(harness):
+    mount(harness, mode="grid")
+    set_sweep(harness, SEED, GUIDANCE, STEPS, FPS, phase="queued")
+    headings = harness.locator(".eco-sweep-heading").all_text_contents()
+    assert headings == ["Steps 30 · FPS 16", "Steps 50 · FPS 16"]
+    assert harness.locator(".eco-sweep-table").count() == 2
+    assert sweep_rows(harness, 0)[1:] == [
+        ["Guidance 3.0", "r1", "r2"],
+        ["Guidance 5.0", "r3", "r4"],
+    ]
+    assert sweep_rows(harness, 1) == [
+        ["Guidance ╲ Seed", "Seed 1", "Seed 2"],
+        ["Guidance 3.0", "r5", "r6"],
+        ["Guidance 5.0", "r7", "r8"],
+    ]
+    run7 = next(run for run in model(harness, "runs") if run["key"] == "r7")
+    assert (run7["seed"], run7["guidance_scale"], run7["num_inference_steps"]) == (1, 5, 50)
+    set_sweep(harness, SEED, GUIDANCE, STEPS, FPS, omit=[3])
+    harness.wait_for_function(GALLERY_VIDEOS_PLAYABLE, arg=7)
+    _shoot(harness, "sweep")
+
+
+def test_a_one_axis_sweep_is_one_row(harness):
+    mount(harness, mode="grid")
+    set_sweep(harness, {"name": "guidance_scale", "label": "Guidance", "values": [2.5, 5.0, 7]})
+    assert sweep_rows(harness) == [
+        ["Guidance 2.5", "Guidance 5.0", "Guidance 7.0"],
+        ["r1", "r2", "r3"],
+    ]
+
+
+def test_a_prompt_axis_shows_the_prompt_as_text(harness):
+    long = "a red balloon drifting over a calm sea at dawn, soft golden light, gentle waves"
+    mount(harness, mode="grid")
+    set_sweep(harness, {"name": "prompt", "label": "Prompt", "values": [XSS, long]}, SEED)
+    columns = harness.locator(".eco-sweep-table thead th[scope=col]:not(.eco-sweep-corner)")
+    assert columns.nth(0).text_content() == XSS
+    shown = columns.nth(1).text_content()
+    assert shown.endswith("…") and long.startswith(shown[:-1]) and len(shown) <= 40
+    assert columns.nth(1).get_attribute("title") == long
+    assert sweep_rows(harness)[1] == ["Seed 1", "r1", "r2"]
+    assert harness.locator(".eco-widget img").count() == 0
+    assert harness.evaluate("() => window.__xss") is None
+
+
+def test_play_all_scrub_and_step_drive_every_video(harness):
+    mount(harness, mode="grid")
+    set_sweep(harness, SEED, GUIDANCE)
+    harness.wait_for_function(GALLERY_VIDEOS_PLAYABLE, arg=4)
+    transport = harness.get_by_role("toolbar", name="Playback of every video")
+    assert all(video["paused"] for video in videos(harness))
+    slider = transport.get_by_role("slider", name="Time")
+    assert float(slider.get_attribute("max")) == pytest.approx(9 / 16, abs=0.01)
+
+    transport.get_by_role("button", name="Play all").click()
+    expect(transport.get_by_role("button", name="Pause all")).to_be_visible()
+    states = videos(harness)
+    assert len(states) == 4 and not any(video["paused"] for video in states)
+    # The slider follows playback.
+    harness.wait_for_function(
+        "() => Number(document.querySelector('.eco-transport-time').value) > 0.1"
+    )
+    # A video that drifts is put back within a frame of the others.
+    harness.evaluate(
+        "() => { const v = document.querySelectorAll('.eco-grid video')[2];"
+        " v.currentTime = (v.currentTime + 0.25) % v.duration; }"
+    )
+    harness.wait_for_function(
+        """f => {
+            const vs = [...document.querySelectorAll('.eco-grid video')];
+            const ts = vs.map(v => v.currentTime), d = vs[0].duration;
+            const gap = (a, b) => Math.min(Math.abs(a - b), d - Math.abs(a - b));
+            return ts.every(a => ts.every(b => gap(a, b) <= f));
+        }""",
+        arg=FRAME,
+    )
+    # Scrubbing while playing moves all four together (slowly, so that the check can
+    # follow): to the point opposite where they are.
+    transport.get_by_role("combobox", name="Speed").select_option("0.25")
+    states = videos(harness)
+    duration = states[0]["duration"]
+    goal = round((states[0]["time"] + duration / 2) % duration, 3)
+    slider.fill(str(goal))
+    harness.wait_for_function(
+        "() => [...document.querySelectorAll('.eco-grid video')].every(v => !v.seeking)"
+    )
+    states = videos(harness)
+    times = [video["time"] for video in states]
+    assert spread(times, duration) <= FRAME
+    assert all(min(abs(t - goal), duration - abs(t - goal)) < 0.15 for t in times), (goal, times)
+    assert not any(video["paused"] for video in states)
+
+    transport.get_by_role("button", name="Pause all").click()
+    expect(transport.get_by_role("button", name="Play all")).to_be_visible()
+    states = videos(harness)
+    assert all(video["paused"] for video in states)
+    times = [video["time"] for video in states]
+    assert max(times) - min(times) < 1e-3  # all on the leader's frame
+    slider.fill("0.25")
+    assert [video["time"] for video in videos(harness)] == [0.25] * 4
+    transport.get_by_role("button", name="Forward one frame").click()
+    assert [video["time"] for video in videos(harness)] == pytest.approx([0.25 + FRAME] * 4)
+    transport.get_by_role("button", name="Back one frame").click()
+    transport.get_by_role("button", name="Back one frame").click()
+    assert [video["time"] for video in videos(harness)] == pytest.approx([0.25 - FRAME] * 4)
+    # Arrow keys on the timeline step by frames too.
+    slider.press("ArrowRight")
+    assert [video["time"] for video in videos(harness)] == pytest.approx([0.25] * 4)
+    assert float(slider.input_value()) == pytest.approx(0.25)
+
+
+def test_loop_speed_and_space_in_the_transport(harness):
+    mount(harness, mode="grid")
+    set_sweep(harness, SEED, GUIDANCE)
+    harness.wait_for_function(GALLERY_VIDEOS_PLAYABLE, arg=4)
+    transport = harness.get_by_role("toolbar", name="Playback of every video")
+    loop = transport.get_by_role("button", name="Loop")
+    assert loop.get_attribute("aria-pressed") == "true"
+    assert all(video["loop"] for video in videos(harness))
+    loop.click()
+    assert loop.get_attribute("aria-pressed") == "false"
+    assert not any(video["loop"] for video in videos(harness))
+    loop.press("Space")  # a button's own Space presses it
+    assert loop.get_attribute("aria-pressed") == "true"
+    assert all(video["loop"] for video in videos(harness))
+
+    speed = transport.get_by_role("combobox", name="Speed")
+    assert speed.evaluate("s => [...s.options].map(o => o.value)") == ["0.25", "0.5", "1", "2"]
+    speed.select_option("2")
+    assert [video["rate"] for video in videos(harness)] == [2] * 4
+    speed.select_option("0.25")
+    assert [video["rate"] for video in videos(harness)] == [0.25] * 4
+
+    # Space on the timeline plays and pauses everything.
+    slider = transport.get_by_role("slider", name="Time")
+    slider.focus()
+    harness.keyboard.press("Space")
+    expect(transport.get_by_role("button", name="Pause all")).to_be_visible()
+    assert not any(video["paused"] for video in videos(harness))
+    harness.keyboard.press("Space")
+    expect(transport.get_by_role("button", name="Play all")).to_be_visible()
+    assert all(video["paused"] for video in videos(harness))
+
+
+def test_without_loop_videos_stop_at_their_own_ends(harness):
+    mount(harness, mode="grid")
+    harness.evaluate("() => harness.loadMp4For('r2', '/sample-long.mp4')")
+    set_runs(harness, {"key": "r2", "phase": "completed"}, {"key": "r1", "phase": "completed"})
+    harness.wait_for_function(GALLERY_VIDEOS_PLAYABLE, arg=2)
+    transport = harness.get_by_role("toolbar", name="Playback of every video")
+    slider = transport.get_by_role("slider", name="Time")
+    assert float(slider.get_attribute("max")) == pytest.approx(17 / 16, abs=0.01)
+    transport.get_by_role("button", name="Loop").click()
+    transport.get_by_role("button", name="Play all").click()
+    # The short one ends first; the long one plays on.
+    harness.wait_for_function("() => document.querySelector('.eco-grid video[data-key=r1]').ended")
+    short, long = videos(harness)
+    assert short["time"] == pytest.approx(short["duration"])
+    assert not long["paused"]
+    expect(transport.get_by_role("button", name="Pause all")).to_be_visible()
+    # Once every video has ended the transport says so.
+    expect(transport.get_by_role("button", name="Play all")).to_be_visible()
+    short, long = videos(harness)
+    assert short["ended"] and long["ended"]
+    assert long["time"] == pytest.approx(long["duration"])
+    assert float(slider.input_value()) == pytest.approx(long["duration"], abs=0.01)
+    # Play all again starts over from the beginning.
+    transport.get_by_role("button", name="Play all").click()
+    assert all(not video["paused"] and video["time"] < 0.3 for video in videos(harness))
+
+
+def test_compare_mode_side_by_side_and_swipe(harness):
+    mount(harness, mode="compare")
+    set_runs(
+        harness,
+        {"key": "r2", "phase": "completed", "seed": 2, "prompt": XSS},
+        {"key": "r1", "phase": "completed", "seed": 1},
+    )
+    assert not harness.locator(".eco-form").is_visible()
+    compare = harness.get_by_role("region", name="Compare two videos")
+    cards = compare.locator(".eco-compare-cards .eco-run")
+    assert cards.evaluate_all("cs => cs.map(c => c.dataset.key)") == ["r1", "r2"]
+    assert cards.nth(1).locator(".eco-run-prompt").text_content() == XSS
+    harness.wait_for_function(GALLERY_VIDEOS_PLAYABLE, arg=2)
+    assert harness.locator(".eco-compare-cards video").count() == 0  # the stage has them
+    stage = compare.locator(".eco-compare-stage")
+    first, second = (stage.locator("video").nth(i) for i in range(2))
+    assert [first.get_attribute("data-key"), second.get_attribute("data-key")] == ["r1", "r2"]
+    box1, box2 = first.bounding_box(), second.bounding_box()
+    assert box2["x"] >= box1["x"] + box1["width"]  # side by side
+    handle = compare.get_by_role("slider", name="Split")
+    assert not handle.is_visible()
+
+    compare.get_by_role("button", name="Swipe").click()
+    assert compare.get_by_role("button", name="Swipe").get_attribute("aria-pressed") == "true"
+    box1, box2 = first.bounding_box(), second.bounding_box()
+    assert (box1["x"], box1["y"]) == (box2["x"], box2["y"])  # overlaid
+    clip = "v => getComputedStyle(v).clipPath"
+
+    def split() -> float:
+        """Where the second video's clip starts, in % of its width."""
+        found = re.fullmatch(r"inset\(0px 0px 0px ([\d.]+)%\)", second.evaluate(clip))
+        assert found, second.evaluate(clip)
+        return float(found.group(1))
+
+    assert split() == 50
+    assert handle.get_attribute("aria-valuenow") == "50"
+    # Dragging the handle moves the split.
+    area = stage.bounding_box()
+    grip = handle.bounding_box()
+    harness.mouse.move(grip["x"] + grip["width"] / 2, grip["y"] + grip["height"] / 2)
+    harness.mouse.down()
+    harness.mouse.move(area["x"] + area["width"] * 0.25, area["y"] + 10, steps=4)
+    harness.mouse.up()
+    assert handle.get_attribute("aria-valuenow") == "25"
+    assert split() == pytest.approx(25, abs=0.5)
+    # And so do the arrow keys on it.
+    handle.press("ArrowRight")
+    handle.press("ArrowRight")
+    assert handle.get_attribute("aria-valuenow") == "27"
+    assert split() == pytest.approx(27, abs=0.5)
+    handle.press("Shift+ArrowLeft")
+    assert handle.get_attribute("aria-valuenow") == "17"
+    handle.press("End")
+    assert split() == 100
+    handle.press("PageDown")
+    _shoot(harness, "compare-swipe")
+
+    # One transport for both.
+    transport = compare.get_by_role("toolbar", name="Playback of every video")
+    transport.get_by_role("button", name="Play all").click()
+    assert not any(video["paused"] for video in videos(harness))
+    compare.get_by_role("button", name="Side by side").click()
+    assert second.evaluate(clip) == "none"
+    assert harness.locator(".eco-widget img").count() == 0
+    assert harness.evaluate("() => window.__xss") is None
+
+
+def test_compare_mode_waits_for_its_runs(harness):
+    mount(harness, mode="compare")
+    set_runs(
+        harness,
+        {"key": "r2", "phase": "processing", "phase_label": "Processing, 40 %", "fraction": 0.4},
+        {"key": "r1", "phase": "completed"},
+    )
+    panes = harness.locator(".eco-compare-pane")
+    harness.wait_for_function(GALLERY_VIDEOS_PLAYABLE, arg=1)
+    assert panes.nth(1).text_content() == "Processing, 40 %"
+    # A run seen running plays, with the other, as soon as its video is there.
+    set_runs(harness, {"key": "r2", "phase": "completed"}, {"key": "r1", "phase": "completed"})
+    harness.wait_for_function(GALLERY_VIDEOS_PLAYABLE, arg=2)
+    harness.wait_for_function(
+        "() => [...document.querySelectorAll('.eco-compare video')].every(v => !v.paused)"
+    )
+    expect(harness.get_by_role("button", name="Pause all")).to_be_visible()

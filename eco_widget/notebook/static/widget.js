@@ -1,8 +1,11 @@
 /**
  * VideoWidget front end: a prompt form, the live status of each run, inline MP4
  * playback and a history strip; or, for a VideoGallery (`mode` "grid"), a grid of cards
- * without the form. A banner offers the jobs an earlier session left pending. The model
- * contract is PROTOCOL.md next to this file.
+ * without the form (a table by parameter when the `sweep` trait describes one), or
+ * (`mode` "compare") two runs' videos side by side or overlaid with a split. A gallery's
+ * videos share one transport: play, pause, scrub, step, loop and speed for all at once.
+ * A banner offers the jobs an earlier session left pending. The model contract is
+ * PROTOCOL.md next to this file.
  *
  * Generate, Stop and Resume send requests with an id (`ctx.ask`); the kernel answers each
  * one exactly once, and the view decides what happened from that answer only: no timer
@@ -219,6 +222,7 @@ function createRunCard(ctx, key) {
   let run = null;
   let current = true;
   let inGrid = false;
+  let withMedia = true; // false in compare mode: the compare stage shows the video
   let mediaState = "";
   let factsSignature = "";
   let missing = null;
@@ -230,18 +234,20 @@ function createRunCard(ctx, key) {
     if (stopping || !run?.active) return;
     stopping = true;
     stopError = null;
-    update(run, current, inGrid);
+    update(run, current, inGrid, withMedia);
     ctx.ask({ type: "stop", key }, (answer) => {
       // Accepted: "Stopping…" stays until the run goes inactive.
       if (answer.ok === true || destroyed) return;
       stopping = false;
       stopError = refusalText(answer, "The kernel could not stop waiting for this run.");
-      if (run) update(run, current, inGrid);
+      if (run) update(run, current, inGrid, withMedia);
       if (current || inGrid) ctx.announce([stopError]);
     });
   });
 
   function videoElement(url) {
+    // A grid's videos are driven by its shared transport (createTransport), not each its own.
+    if (inGrid) return transportVideo(ctx, key, url, run);
     const video = h("video",
       { class: "eco-video", controls: true, loop: true, playsinline: true, preload: "auto" });
     if (ctx.videos.autoplays(key)) {
@@ -262,16 +268,16 @@ function createRunCard(ctx, key) {
 
   function renderMedia() {
     const completed = run.phase === "completed";
-    show(media, completed);
+    show(media, completed && withMedia);
     const entry = ctx.videos.get(key);
     show(download, completed && Boolean(entry));
-    if (!completed) return setMedia("none", () => []);
     if (entry) {
       download.href = entry.url;
       download.download = entry.filename;
       download.title = `Download ${entry.filename}`;
-      return setMedia(`video ${entry.url}`, () => [videoElement(entry.url)]);
     }
+    if (!completed || !withMedia) return setMedia("none", () => []);
+    if (entry) return setMedia(`video ${inGrid} ${entry.url}`, () => [videoElement(entry.url)]);
     if (missing != null) {
       return setMedia(`missing ${missing}`, () => {
         const retry = h("button", { type: "button", class: "eco-button" }, "Try again");
@@ -341,10 +347,14 @@ function createRunCard(ctx, key) {
     }
   }
 
-  /** Show `next` as the newest run (`isCurrent`), a history card, or a grid card. */
-  function update(next, isCurrent, isGridCard = false) {
+  /**
+   * Show `next` as the newest run (`isCurrent`), a history card, or a grid card (also a
+   * compare card, which leaves its video to the compare stage: `showMedia` false).
+   */
+  function update(next, isCurrent, isGridCard = false, showMedia = true) {
     run = next;
     inGrid = isGridCard;
+    withMedia = showMedia;
     current = isCurrent && !inGrid;
     const phase = String(run.phase);
     const pct = Math.round(Math.min(1, Math.max(0, run.fraction || 0)) * 100);
@@ -401,10 +411,10 @@ function createRunCard(ctx, key) {
   return {
     el, update, tick,
     get active() { return Boolean(run?.active); },
-    refresh() { missing = null; if (run) update(run, current, inGrid); },
+    refresh() { missing = null; if (run) update(run, current, inGrid, withMedia); },
     videoMissing(message) {
       missing = message || "The video could not be loaded.";
-      if (run) update(run, current, inGrid);
+      if (run) update(run, current, inGrid, withMedia);
     },
     destroy() { destroyed = true; setMedia("gone", () => []); el.remove(); },
   };
@@ -829,9 +839,545 @@ function gridText(runs, limits) {
   return [plural(runs.length, "video"), ...parts].join(" · ");
 }
 
+/** The playback speeds the shared transport offers. */
+const SPEEDS = [0.25, 0.5, 1, 2];
+/** How many characters of a prompt a sweep's header shows (the title has all of it). */
+const PROMPT_SHOWN = 40;
+
+/**
+ * A video driven by a shared transport (a grid's or the compare stage's): no controls of
+ * its own, muted, its run's fps in `data-fps`. A run seen running is marked
+ * `data-autoplay`: once it loads, the transport plays every video together.
+ */
+function transportVideo(ctx, key, url, run) {
+  const video = h("video",
+    { class: "eco-video", loop: true, muted: true, playsinline: true, preload: "auto", "data-key": key });
+  video.muted = true;
+  if (finite(run?.fps) && run.fps > 0) video.dataset.fps = String(run.fps);
+  if (ctx.videos.autoplays(key)) video.dataset.autoplay = "";
+  video.src = url;
+  return video;
+}
+
+/** `seconds` as "0.31 s". */
+const clockText = (seconds) => `${(Math.max(0, seconds) || 0).toFixed(2)} s`;
+
+/**
+ * One transport for every video under `stage`: play/pause all, one timeline (0 … the
+ * longest duration) that scrubs them all, ±1 frame, loop, speed. While playing, the
+ * longest playing video leads (the first of equals) and any other drifting more than a
+ * frame from it is put back. Nothing is sent to the kernel.
+ * @param {object} ctx the view's shared state (`limits`)
+ * @param {Element} stage the element whose <video>s it drives (found at each use)
+ */
+function createTransport(ctx, stage) {
+  const playButton = h("button",
+    { type: "button", class: "eco-button eco-transport-play", "aria-label": "Play all" },
+    h("span", { class: "eco-transport-icon", "aria-hidden": "true" }));
+  const back = h("button",
+    { type: "button", class: "eco-button eco-transport-step", "aria-label": "Back one frame", title: "Back one frame" }, "‹");
+  const forward = h("button",
+    { type: "button", class: "eco-button eco-transport-step", "aria-label": "Forward one frame", title: "Forward one frame" }, "›");
+  const slider = h("input",
+    { type: "range", class: "eco-transport-time", "aria-label": "Time", min: "0", max: "0", step: "any", value: "0" });
+  const clock = h("span", { class: "eco-transport-clock", "aria-hidden": "true" });
+  const loopButton = h("button",
+    { type: "button", class: "eco-button eco-transport-loop", "aria-pressed": "true" }, "Loop");
+  const speed = h("select", { class: "eco-transport-speed", "aria-label": "Speed" },
+    ...SPEEDS.map((s) => h("option", { value: String(s), selected: s === 1 }, `${s}×`)));
+  const el = h("div", { class: "eco-transport", role: "toolbar", "aria-label": "Playback of every video", hidden: true },
+    playButton, back, forward, slider, clock, loopButton, speed);
+
+  let playing = false;
+  let loop = true;
+  let rate = 1;
+  let position = 0; // the transport's time while nothing plays
+  let frame = 0; // requestAnimationFrame handle while playing
+
+  const videos = () => [...stage.querySelectorAll("video")];
+  const ready = (v) => v.readyState >= 1 && Number.isFinite(v.duration) && v.duration > 0;
+  const readyVideos = () => videos().filter(ready);
+  const longest = () => Math.max(0, ...readyVideos().map((v) => v.duration));
+  /** The first video's fps (its run's `fps`), else the form's default. */
+  function fps() {
+    const given = Number(videos()[0]?.dataset.fps);
+    if (given > 0) return given;
+    const fallback = fieldSpec(ctx.limits(), "fps").default;
+    return finite(fallback) && fallback > 0 ? fallback : 30;
+  }
+  /** The video whose time is the transport's: the longest playing one, else the longest. */
+  function leader() {
+    const all = readyVideos();
+    const moving = all.filter((v) => !v.paused && !v.ended);
+    return (moving.length ? moving : all).reduce((best, v) => (!best || v.duration > best.duration + 1e-3 ? v : best), null);
+  }
+  const now = () => (playing ? leader()?.currentTime ?? position : position);
+  /** Where video `v` belongs at transport time `t`. */
+  const target = (v, t) => (loop && playing ? t % v.duration : Math.min(t, v.duration));
+
+  function configure(v) {
+    v.loop = loop;
+    v.muted = true;
+    v.defaultPlaybackRate = rate;
+    v.playbackRate = rate;
+  }
+
+  function start(v) {
+    const promise = v.play();
+    promise?.catch?.(() => {});
+  }
+
+  function render() {
+    const all = readyVideos();
+    show(el, all.length > 0);
+    const max = longest();
+    const t = Math.min(now(), max);
+    slider.max = String(max);
+    slider.value = String(t);
+    const frameNo = Math.min(Math.floor(t * fps() + 1e-6) + 1, Math.max(1, Math.round(max * fps())));
+    slider.setAttribute("aria-valuetext", `${clockText(t)} of ${clockText(max)}, frame ${frameNo}`);
+    clock.textContent = `${clockText(t)} / ${clockText(max)}`;
+    playButton.setAttribute("aria-label", playing ? "Pause all" : "Play all");
+    playButton.classList.toggle("eco-transport-play--playing", playing);
+    loopButton.setAttribute("aria-pressed", String(loop));
+    speed.value = String(rate);
+  }
+
+  function follow() {
+    frame = 0;
+    if (!playing) return;
+    render();
+    frame = requestAnimationFrame(follow);
+  }
+
+  function setPlaying(next) {
+    playing = next;
+    if (playing && !frame) frame = requestAnimationFrame(follow);
+    if (!playing && frame) { cancelAnimationFrame(frame); frame = 0; }
+    render();
+  }
+
+  function playAll() {
+    const all = readyVideos();
+    if (!all.length) return;
+    let t = now();
+    if (t >= longest() - 1e-3) t = 0; // at the end (or every video ended): from the start
+    position = t;
+    playing = true;
+    for (const v of all) {
+      configure(v);
+      const at = target(v, t);
+      if (Math.abs(v.currentTime - at) > 1e-3) v.currentTime = at;
+      if (loop || at < v.duration - 1e-3) start(v);
+    }
+    setPlaying(true);
+  }
+
+  function pauseAll() {
+    const lead = playing ? leader() : null;
+    for (const v of videos()) v.pause();
+    if (lead) {
+      // Every video on the leader's frame.
+      position = lead.currentTime;
+      for (const v of readyVideos()) if (v !== lead && !v.ended) v.currentTime = target(v, position);
+    }
+    setPlaying(false);
+  }
+
+  /** Every video to time `t` (a shorter one to its last frame); playing ones go on. */
+  function seekAll(t) {
+    const max = longest();
+    position = Math.min(Math.max(0, t), max);
+    for (const v of readyVideos()) {
+      const at = Math.min(position, v.duration);
+      v.currentTime = at;
+      if (playing && v.paused && (loop || at < v.duration - 1e-3)) start(v);
+    }
+    render();
+  }
+
+  function step(direction) {
+    if (playing) pauseAll();
+    seekAll(now() + direction / fps());
+  }
+
+  /** While playing: put back any video more than a frame off the leader. */
+  function sync() {
+    const lead = leader();
+    if (!lead || lead.paused) return;
+    const t = lead.currentTime;
+    const tolerance = 1 / fps();
+    for (const v of readyVideos()) {
+      if (v === lead || v.paused || v.ended) continue;
+      const at = target(v, t);
+      let drift = Math.abs(v.currentTime - at);
+      if (loop) drift = Math.min(drift, v.duration - drift); // across its own loop point
+      if (drift > tolerance) v.currentTime = at;
+    }
+  }
+
+  const toggle = () => (playing ? pauseAll() : playAll());
+  playButton.addEventListener("click", toggle);
+  back.addEventListener("click", () => step(-1));
+  forward.addEventListener("click", () => step(1));
+  slider.addEventListener("input", () => seekAll(Number(slider.value)));
+  slider.addEventListener("keydown", (event) => {
+    const direction = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1 }[event.key];
+    if (!direction) return;
+    event.preventDefault();
+    step(direction);
+  });
+  loopButton.addEventListener("click", () => {
+    loop = !loop;
+    for (const v of videos()) configure(v);
+    render();
+  });
+  speed.addEventListener("change", () => {
+    rate = Number(speed.value) || 1;
+    for (const v of videos()) configure(v);
+    render();
+  });
+  // Space plays or pauses wherever the focus is in the transport, except on a button or
+  // the speed list, where it presses that control.
+  el.addEventListener("keydown", (event) => {
+    if (event.key !== " " || event.target.closest("button, select")) return;
+    event.preventDefault();
+    toggle();
+  });
+
+  // Media events do not bubble; the stage hears them in the capture phase.
+  const onMedia = {
+    loadedmetadata(v) {
+      configure(v);
+      if (playing) {
+        v.currentTime = target(v, now());
+        start(v);
+      } else if (v.dataset.autoplay != null) {
+        delete v.dataset.autoplay;
+        playAll();
+      } else if (position > 0) {
+        v.currentTime = Math.min(position, v.duration);
+      }
+    },
+    timeupdate() { if (playing) sync(); },
+    ended() {
+      // Without loop each video stops at its own end; once all have, the transport is paused.
+      if (playing && readyVideos().every((v) => v.paused || v.ended)) {
+        position = longest();
+        setPlaying(false);
+      }
+    },
+  };
+  const listeners = ["loadedmetadata", "durationchange", "timeupdate", "ended", "seeked", "emptied", "pause"]
+    .map((type) => {
+      const fn = (event) => {
+        if (!(event.target instanceof HTMLVideoElement)) return;
+        onMedia[type]?.(event.target);
+        if (!playing || type !== "timeupdate") render();
+      };
+      stage.addEventListener(type, fn, true);
+      return [type, fn];
+    });
+
+  return {
+    el,
+    /** Re-read the videos (after cards or videos came or went). */
+    refresh() {
+      if (playing && !readyVideos().some((v) => !v.paused)) setPlaying(false);
+      else render();
+    },
+    destroy() {
+      if (frame) cancelAnimationFrame(frame);
+      frame = 0;
+      playing = false;
+      for (const [type, fn] of listeners) stage.removeEventListener(type, fn, true);
+    },
+  };
+}
+
+/**
+ * The `sweep` trait when it is usable: `{axes: [{name, label, values}], runs}` with at
+ * least one axis, each with at least one value; else null (the plain grid).
+ */
+function readSweep(sweep) {
+  if (!sweep || typeof sweep !== "object" || !Array.isArray(sweep.axes) || !sweep.axes.length) return null;
+  const axes = [];
+  for (const axis of sweep.axes) {
+    if (!axis || typeof axis !== "object" || !Array.isArray(axis.values) || !axis.values.length) return null;
+    const name = String(axis.name ?? "");
+    const label = typeof axis.label === "string" && axis.label.trim() ? axis.label : name;
+    axes.push({ name, label, values: axis.values });
+  }
+  return { axes, runs: Array.isArray(sweep.runs) ? sweep.runs : [] };
+}
+
+/** A prompt cut to `PROMPT_SHOWN` characters (code points), with an ellipsis when cut. */
+function shortPrompt(text) {
+  const chars = [...String(text ?? "")];
+  return chars.length <= PROMPT_SHOWN ? chars.join("") : `${chars.slice(0, PROMPT_SHOWN - 1).join("").trimEnd()}…`;
+}
+
+/**
+ * How a sweep value is named in a header: `{text, title}`. A prompt is its own text
+ * (shortened; the title has all of it); any other value is "Label value", a float as
+ * Python writes it ("Guidance 5.0": a float parameter, or an axis with any fraction).
+ */
+function sweepValueText(ctx, axis, value) {
+  if (axis.name === "prompt") return { text: shortPrompt(value), title: String(value ?? "") };
+  let shown;
+  if (typeof value === "number") {
+    const float = fieldSpec(ctx.limits(), axis.name).kind === "float" ||
+      axis.values.some((v) => typeof v === "number" && !Number.isInteger(v));
+    shown = float && Number.isInteger(value) ? value.toFixed(1) : String(value);
+  } else {
+    shown = value == null ? "random" : String(value);
+  }
+  return { text: `${axis.label} ${shown}`, title: null };
+}
+
+/**
+ * A gallery sweep as tables: the first axis along the columns, the second along the rows,
+ * one block per combination of the further axes under a heading naming them. Each cell
+ * holds its run's card, or an empty placeholder until the run exists. Run `i` of
+ * `sweep.runs` is the combination with the first axis varying fastest.
+ */
+function createSweepTable(ctx) {
+  const el = h("div", { class: "eco-sweep", hidden: true });
+  let signature = "";
+  let cells = []; // combination index → <td>
+
+  function header(tag, axis, value, attrs) {
+    const { text, title } = sweepValueText(ctx, axis, value);
+    return h(tag, { ...attrs, text, title });
+  }
+
+  function placeholder() {
+    return h("div", { class: "eco-sweep-empty" }, h("span", { class: "eco-sr-only", text: "Not started" }));
+  }
+
+  function build(sweep) {
+    const [cols, rows = null, ...further] = sweep.axes;
+    const perBlock = cols.values.length * (rows ? rows.values.length : 1);
+    const blocks = further.reduce((n, axis) => n * axis.values.length, 1);
+    cells = [];
+    const sections = [];
+    for (let c = 0; c < blocks; c += 1) {
+      let rest = c;
+      const parts = further.map((axis) => {
+        const value = axis.values[rest % axis.values.length];
+        rest = Math.floor(rest / axis.values.length);
+        return sweepValueText(ctx, axis, value);
+      });
+      const heading = parts.length
+        ? h("h4", { class: "eco-sweep-heading", text: parts.map((p) => p.text).join(" · "),
+          title: parts.some((p) => p.title) ? parts.map((p) => p.title ?? p.text).join(" · ") : null })
+        : null;
+      const corner = rows
+        ? h("th", { scope: "col", class: "eco-sweep-corner", text: `${rows.label} ╲ ${cols.label}` }) : null;
+      const head = h("thead", {}, h("tr", {}, corner,
+        ...cols.values.map((value) => header("th", cols, value, { scope: "col" }))));
+      const body = h("tbody");
+      for (let b = 0; b < (rows ? rows.values.length : 1); b += 1) {
+        const tr = h("tr", {}, rows ? header("th", rows, rows.values[b], { scope: "row" }) : null);
+        for (let a = 0; a < cols.values.length; a += 1) {
+          const index = a + cols.values.length * b + perBlock * c;
+          const td = h("td", { class: "eco-sweep-cell", "data-index": index }, placeholder());
+          cells[index] = td;
+          tr.append(td);
+        }
+        body.append(tr);
+      }
+      const caption = [rows?.label, cols.label].filter(Boolean).join(" by ");
+      const table = h("table", { class: "eco-sweep-table", "aria-label": heading ? `${caption}, ${heading.textContent}` : caption }, head, body);
+      sections.push(h("section", { class: "eco-sweep-block" }, heading, h("div", { class: "eco-sweep-scroll" }, table)));
+    }
+    el.replaceChildren(...sections);
+  }
+
+  return {
+    el,
+    /**
+     * Lay out `sweep` (from `readSweep`, or null for none) with the card element of each
+     * run key (`cardEl(key)`, null when the run is not there yet). Returns the keys placed.
+     */
+    render(sweep, cardEl) {
+      const placed = new Set();
+      show(el, Boolean(sweep));
+      if (!sweep) {
+        if (signature) { signature = ""; cells = []; el.replaceChildren(); }
+        return placed;
+      }
+      const next = JSON.stringify([sweep.axes, ctx.limits().guidance_scale?.kind]);
+      if (next !== signature) { signature = next; build(sweep); }
+      cells.forEach((td, index) => {
+        const key = sweep.runs[index] == null ? null : String(sweep.runs[index]);
+        const card = key != null && !placed.has(key) ? cardEl(key) : null;
+        if (card) {
+          placed.add(key);
+          td.dataset.key = key;
+          if (td.firstChild !== card) td.replaceChildren(card);
+        } else {
+          delete td.dataset.key;
+          if (!td.firstChild?.classList.contains("eco-sweep-empty")) td.replaceChildren(placeholder());
+        }
+      });
+      return placed;
+    },
+  };
+}
+
+/**
+ * Two runs compared (mode "compare"): their cards, then their videos side by side or
+ * overlaid with a split ("swipe": the second video clipped at the split, which the
+ * handle moves by pointer or arrow keys), under one transport.
+ */
+function createCompare(ctx) {
+  const cardsRow = h("div", { class: "eco-compare-cards" });
+  const sideButton = h("button", { type: "button", class: "eco-button", "aria-pressed": "true" }, "Side by side");
+  const swipeButton = h("button", { type: "button", class: "eco-button", "aria-pressed": "false" }, "Swipe");
+  const views = h("div", { class: "eco-compare-views", role: "group", "aria-label": "Compare view" }, sideButton, swipeButton);
+  const panes = [0, 1].map((i) => h("div", { class: `eco-compare-pane eco-compare-pane--${i ? "second" : "first"}` }));
+  const handle = h("div", {
+    class: "eco-compare-handle", role: "slider", tabindex: "0", "aria-label": "Split",
+    "aria-orientation": "horizontal", "aria-valuemin": "0", "aria-valuemax": "100", hidden: true,
+  });
+  const stage = h("div", { class: "eco-compare-stage eco-compare-stage--side" }, ...panes, handle);
+  const transport = createTransport(ctx, stage);
+  const el = h("section", { class: "eco-compare", "aria-label": "Compare two videos", hidden: true },
+    cardsRow, views, stage, transport.el);
+  const states = ["", ""];
+  const missing = new Map(); // run key → why its video could not be read
+  let swipe = false;
+  let split = 0.5; // the split's place, as a fraction of the stage's width
+  let runs = [];
+  let dragging = null; // the pointer id while dragging the split
+
+  function applySplit() {
+    const percent = trimmed(split * 100);
+    handle.style.left = `${percent}%`;
+    handle.setAttribute("aria-valuenow", String(Math.round(split * 100)));
+    handle.setAttribute("aria-valuetext", `${Math.round(split * 100)} % of the first video shown`);
+    const second = panes[1].querySelector("video");
+    if (second) second.style.clipPath = swipe ? `inset(0 0 0 ${percent}%)` : "";
+  }
+
+  function setSplit(fraction) {
+    split = Math.min(1, Math.max(0, fraction));
+    applySplit();
+  }
+
+  function setSwipe(on) {
+    swipe = on;
+    stage.classList.toggle("eco-compare-stage--swipe", on);
+    stage.classList.toggle("eco-compare-stage--side", !on);
+    sideButton.setAttribute("aria-pressed", String(!on));
+    swipeButton.setAttribute("aria-pressed", String(on));
+    show(handle, on);
+    applySplit();
+  }
+
+  sideButton.addEventListener("click", () => setSwipe(false));
+  swipeButton.addEventListener("click", () => setSwipe(true));
+  const splitAt = (event) => {
+    const box = stage.getBoundingClientRect();
+    if (box.width > 0) setSplit((event.clientX - box.left) / box.width);
+  };
+  stage.addEventListener("pointerdown", (event) => {
+    if (!swipe || event.button !== 0) return;
+    dragging = event.pointerId;
+    stage.setPointerCapture?.(event.pointerId);
+    splitAt(event);
+    handle.focus({ preventScroll: true });
+    event.preventDefault();
+  });
+  stage.addEventListener("pointermove", (event) => { if (event.pointerId === dragging) splitAt(event); });
+  const endDrag = (event) => {
+    if (event.pointerId !== dragging) return;
+    dragging = null;
+    if (stage.hasPointerCapture?.(event.pointerId)) stage.releasePointerCapture(event.pointerId);
+  };
+  stage.addEventListener("pointerup", endDrag);
+  stage.addEventListener("pointercancel", endDrag);
+  handle.addEventListener("keydown", (event) => {
+    const step = event.shiftKey ? 0.1 : 0.01;
+    const moves = {
+      ArrowLeft: -step, ArrowDown: -step, ArrowRight: step, ArrowUp: step, PageDown: -0.1, PageUp: 0.1,
+      Home: -split, End: 1 - split,
+    };
+    if (!Object.hasOwn(moves, event.key)) return;
+    event.preventDefault();
+    setSplit(Math.round((split + moves[event.key]) * 1000) / 1000);
+  });
+
+  /** Pane `i`: run `run`'s video, or why there is none yet. */
+  function renderPane(i, run) {
+    const key = run ? String(run.key) : null;
+    const entry = key != null ? ctx.videos.get(key) : undefined;
+    let state;
+    let build;
+    if (!run) {
+      state = "none";
+      build = () => [];
+    } else if (entry) {
+      state = `video ${entry.url}`;
+      build = () => [transportVideo(ctx, key, entry.url, run)];
+    } else if (missing.has(key)) {
+      state = `missing ${missing.get(key)}`;
+      build = () => {
+        const retry = h("button", { type: "button", class: "eco-button" }, "Try again");
+        retry.addEventListener("click", () => {
+          missing.delete(key);
+          ctx.videos.request(key, false);
+          render(runs);
+        });
+        return [h("p", { class: "eco-media-note", text: missing.get(key) }), retry];
+      };
+    } else if (run.phase === "completed") {
+      if (!ctx.videos.asked(key)) ctx.videos.request(key, false);
+      state = "loading";
+      build = () => [h("p", { class: "eco-media-note", text: "Loading video…" })];
+    } else {
+      const words = run.phase_label || phaseWord(ctx.limits(), run.phase);
+      state = `phase ${words}`;
+      build = () => [h("p", { class: "eco-media-note", text: words })];
+    }
+    if (states[i] === state) return;
+    states[i] = state;
+    const old = panes[i].querySelector("video");
+    if (old) { old.removeAttribute("src"); old.load(); }
+    panes[i].replaceChildren(...build());
+  }
+
+  /** Show `pair` (the two runs, first one first). */
+  function render(pair) {
+    runs = pair;
+    panes.forEach((pane, i) => renderPane(i, pair[i]));
+    applySplit();
+    transport.refresh();
+  }
+
+  setSwipe(false);
+  return {
+    el, cardsRow, render,
+    /** A `video_missing` reply for `key`. */
+    videoMissing(key, message) {
+      missing.set(key, message || "The video could not be loaded.");
+      render(runs);
+    },
+    destroy() {
+      transport.destroy();
+      for (const pane of panes) {
+        const video = pane.querySelector("video");
+        if (video) { video.removeAttribute("src"); video.load(); }
+      }
+    },
+  };
+}
+
 /**
  * The runs: the newest as the current card with the earlier ones in a history strip, or
- * (mode "grid") every run as a card of a grid in the order they were started. Cards
+ * (mode "grid") every run as a card of a grid in the order they were started, laid out by
+ * parameter when the `sweep` trait is set, or (mode "compare") two runs compared. Cards
  * move between the two when the mode changes. Phase changes are announced; elapsed
  * times tick while a run is active.
  * @returns {{els: Element[], render: () => object[], onVideo: Function, destroy: Function}}
@@ -848,7 +1394,12 @@ function createRunList(ctx) {
     { class: "eco-history", "aria-label": "Earlier videos", hidden: true }, historyTitle, strip);
   const gridSummary = h("p", { class: "eco-grid-summary" });
   const gridList = h("div", { class: "eco-grid-list" });
-  const grid = h("section", { class: "eco-grid", "aria-label": "Videos", hidden: true }, gridSummary, gridList);
+  const sweepTable = createSweepTable(ctx);
+  const gridVideos = h("div", { class: "eco-grid-videos" }, sweepTable.el, gridList);
+  const transport = createTransport(ctx, gridVideos);
+  const grid = h("section", { class: "eco-grid", "aria-label": "Videos", hidden: true },
+    gridSummary, transport.el, gridVideos);
+  const compare = createCompare(ctx);
   let initialized = false;
   let ticker = null;
 
@@ -879,7 +1430,10 @@ function createRunList(ctx) {
   function render() {
     const runs = (model.get("runs") || []).filter((run) => run && run.key != null);
     const keys = new Set(runs.map((run) => String(run.key)));
-    const gridMode = model.get("mode") === "grid";
+    const mode = model.get("mode");
+    const gridMode = mode === "grid";
+    const compareMode = mode === "compare";
+    const gallery = gridMode || compareMode;
     const messages = [];
     runs.forEach((run, index) => {
       const key = String(run.key);
@@ -890,14 +1444,25 @@ function createRunList(ctx) {
       }
       announcements(run, index, key, messages);
       if (run.active) ctx.videos.playWhenLoaded(key);
-      card.update(run, index === 0, gridMode);
-      if (gridMode) return;
+      card.update(run, index === 0, gallery, !compareMode);
+      if (gallery) return;
       if (index === 0) place(currentSlot, card.el, 0);
       else place(strip, card.el, index - 1);
     });
-    // The grid shows the items in the order they were given: oldest first.
-    if (gridMode) [...runs].reverse().forEach((run, i) => place(gridList, cards.get(String(run.key)).el, i));
-    show(currentSlot, !gridMode);
+    // The grid and the comparison show the items in the order they were given: oldest first.
+    const oldestFirst = [...runs].reverse();
+    const sweep = gridMode ? readSweep(model.get("sweep_layout")) : null;
+    const inSweep = sweepTable.render(sweep, (key) => cards.get(key)?.el ?? null);
+    if (gridMode) {
+      oldestFirst.filter((run) => !inSweep.has(String(run.key)))
+        .forEach((run, i) => place(gridList, cards.get(String(run.key)).el, i));
+    }
+    show(gridList, !sweep || gridList.children.length > 0);
+    const pair = compareMode ? oldestFirst.slice(0, 2) : [];
+    pair.forEach((run, i) => place(compare.cardsRow, cards.get(String(run.key)).el, i));
+    compare.render(pair);
+    show(compare.el, compareMode);
+    show(currentSlot, !gallery);
     show(grid, gridMode);
     gridSummary.textContent = gridMode ? gridText(runs, ctx.limits()) : "";
     for (const [key, card] of cards) {
@@ -906,7 +1471,8 @@ function createRunList(ctx) {
       cards.delete(key);
       ctx.videos.drop(key);
     }
-    show(history, !gridMode && runs.length > 1);
+    transport.refresh();
+    show(history, !gallery && runs.length > 1);
     historyTitle.textContent = `Earlier (${runs.length - 1})`;
     ctx.announce(messages);
     const anyActive = runs.some((run) => run.active);
@@ -922,7 +1488,7 @@ function createRunList(ctx) {
   }
 
   return {
-    els: [currentSlot, history, grid],
+    els: [currentSlot, history, grid, compare.el],
     render,
     /** A `video` or `video_missing` reply from the kernel. */
     onVideo(msg, buffers) {
@@ -931,13 +1497,19 @@ function createRunList(ctx) {
           const card = cards.get(key);
           if (card) card.refresh();
           else ctx.videos.drop(key);
+          if (model.get("mode") === "compare") render();
         },
-        missing: (key, message) => cards.get(key)?.videoMissing(message),
+        missing: (key, message) => {
+          cards.get(key)?.videoMissing(message);
+          if (model.get("mode") === "compare") compare.videoMissing(key, message);
+        },
       });
     },
     destroy() {
       clearInterval(ticker);
       ticker = null;
+      transport.destroy();
+      compare.destroy();
       for (const card of cards.values()) card.destroy();
       cards.clear();
     },
@@ -992,7 +1564,7 @@ function render({ model, el }) {
 
   function renderRuns() {
     const runs = runList.render();
-    show(form.el, model.get("mode") !== "grid");
+    show(form.el, !["grid", "compare"].includes(model.get("mode")));
     footer.render(runs);
   }
 
@@ -1014,6 +1586,7 @@ function render({ model, el }) {
   renderRuns();
   on("change:runs", renderRuns);
   on("change:mode", renderRuns);
+  on("change:sweep_layout", renderRuns);
   on("change:limits", renderRuns);
   on("msg:custom", onCustom);
 

@@ -220,6 +220,8 @@ const harness = {
   model: null,
   views: [],
   mp4: null,
+  /** Run key → MP4 bytes that run's video replies carry instead of `mp4`. */
+  mp4s: {},
   /** Answer `{type: "video"}` requests by itself (with `mp4`, or video_missing). */
   autoReply: true,
   videoDelayMs: 0,
@@ -238,14 +240,14 @@ const harness = {
     return {
       prompt: "", num_frames: 33, fps: 16, num_inference_steps: 50, guidance_scale: 5, seed: null,
       limits: clone(LIMITS), form_error: null, runs: [], backend: "sandbox", max_active: 5,
-      pending: [], mode: "form",
+      pending: [], mode: "form", sweep_layout: null,
     };
   },
 
   /** A fresh model with `state` over the defaults, and one view of it. */
   mount(state = {}) {
     this.unmountAll();
-    Object.assign(this, { simulation: null, refusals: {}, holding: false, held: [], answers: [], runCount: 0 });
+    Object.assign(this, { simulation: null, refusals: {}, holding: false, held: [], answers: [], runCount: 0, mp4s: {} });
     this.model = new FakeModel({ ...this.defaultState(), ...state });
     this.model.onSend = (content) => this.kernel(content);
     return this.addView();
@@ -290,6 +292,37 @@ const harness = {
     const response = await fetch(url);
     this.mp4 = new Uint8Array(await response.arrayBuffer());
     return this.mp4.byteLength;
+  },
+
+  /** Give run `key` a video of its own (from `url`), e.g. one of another length. */
+  async loadMp4For(key, url) {
+    const response = await fetch(url);
+    this.mp4s[key] = new Uint8Array(await response.arrayBuffer());
+    return this.mp4s[key].byteLength;
+  },
+
+  /**
+   * A gallery sweep: `axes` ([{name, label, values}], the first varying fastest) and one
+   * run per combination, keyed `r1`, `r2`, … in that order. `omit`: combination indices
+   * with no run in `runs`; `started`: how many keys `sweep.runs` lists (all by default).
+   * Sets `runs` (newest first) and `sweep`.
+   */
+  setSweep(axes, { omit = [], started = null, phase = "completed" } = {}) {
+    const total = axes.reduce((n, axis) => n * axis.values.length, 1);
+    const runs = [];
+    const keys = [];
+    for (let i = 0; i < total; i += 1) {
+      const fields = { key: `r${i + 1}`, phase };
+      let rest = i;
+      for (const axis of axes) {
+        fields[axis.name] = axis.values[rest % axis.values.length];
+        rest = Math.floor(rest / axis.values.length);
+      }
+      keys.push(fields.key);
+      if (!omit.includes(i)) runs.push(makeRun(fields));
+    }
+    this.model.pyset("runs", runs.reverse());
+    this.model.pyset("sweep_layout", { axes, runs: keys.slice(0, started ?? total) });
   },
 
   kernel(content) {
@@ -358,15 +391,16 @@ const harness = {
   /** Send the MP4 for run `key` as the kernel does: a DataView in buffers[0]. */
   replyVideo(key) {
     const run = (this.model.get("runs") || []).find((r) => r.key === key);
-    if (!run || !this.mp4) {
+    const mp4 = this.mp4s[key] ?? this.mp4;
+    if (!run || !mp4) {
       this.model.reply({ type: "video_missing", key, message: "No video for this run." });
       return;
     }
     // A DataView over a larger buffer, at an offset, as ipywidgets hands them over.
-    const padded = new Uint8Array(this.mp4.byteLength + 16);
-    padded.set(this.mp4, 8);
+    const padded = new Uint8Array(mp4.byteLength + 16);
+    padded.set(mp4, 8);
     const filename = run.video?.filename ?? `${key}.mp4`;
-    const view = new DataView(padded.buffer, 8, this.mp4.byteLength);
+    const view = new DataView(padded.buffer, 8, mp4.byteLength);
     this.model.reply({ type: "video", key, filename, mime: "video/mp4" }, [view]);
   },
 
