@@ -192,3 +192,35 @@ async def test_compare_shows_two_videos_under_one_transport(make_server):
     assert side.mode == "compare" and side.sweep_layout is None
     assert [run["job_id"] for run in reversed(side.runs)] == [v.job.id for v in made]
     assert all(run["phase"] == "completed" for run in side.runs)
+
+
+@pytestmark_anyio
+async def test_a_sweep_shows_as_plain_html_titled_by_its_cells(make_server):
+    from html.parser import HTMLParser
+
+    server = make_server(max_active_per_key=5)
+    g = gallery(server, num_frames=2)
+    result = await within(
+        g.sweep("a koi pond", seed=[1, 2], guidance_scale=[3.0, 5.0]).result(), 60, "sweep"
+    )
+    grid = g.show_videos()
+
+    class Titles(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.videos, self.text = 0, ""
+
+        def handle_starttag(self, tag, attrs) -> None:
+            self.videos += tag == "video"
+
+        def handle_data(self, data) -> None:
+            self.text += data + "\n"
+
+    page = Titles()
+    page.feed(grid._repr_html_())
+    assert page.videos == 4
+    titles = ["Seed 1 · Guidance 3.0", "Seed 2 · Guidance 3.0", "Seed 1 · Guidance 5.0"]
+    positions = [page.text.index(title) for title in [*titles, "Seed 2 · Guidance 5.0"]]
+    assert positions == sorted(positions)
+    assert repr(grid).startswith("VideoGrid(4 videos, 2 columns")
+    assert len(result) == 4

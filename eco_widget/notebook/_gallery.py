@@ -31,7 +31,15 @@ from .._batch import BatchItem, BatchPlan, BatchResult
 from .._exceptions import EcoVideoError, InvalidParameterError
 from .._progress import Phase
 from .._shell import DEFAULT_TIMEOUT
-from .._show import PageCell, default_title, page_html, title_of, write_page
+from .._show import (
+    PageCell,
+    VideoGrid,
+    default_title,
+    page_html,
+    show_videos,
+    title_of,
+    write_page,
+)
 from .._slots import MAX_ACTIVE_JOBS
 from .._sweep import DEFAULT_MAX_VIDEOS, SweepPlan, SweepResult
 from .._video import Video
@@ -155,6 +163,36 @@ class VideoGallery(VideoWidget):
         self._batch = batch
         self._home.call(self._home.spawn, _settle_all(runs, batch), "eco_widget compare")
         return self
+
+    def show_videos(self, *, columns: int | None = None, width: int | None = None) -> VideoGrid:
+        """The finished videos as plain HTML (:func:`eco_widget.show_videos`): what to
+        leave in a notebook that will be shared, exported or read where widgets do not
+        render (GitHub, nbviewer). A sweep's videos come in grid order, each titled with
+        its cell ("Seed 2 · Guidance 5.0"), one column per value of the first axis.
+
+        The widget itself never embeds videos in its output (they would be stored in
+        the notebook beside the live view); this is the explicit way to do it."""
+        runs = {run.key: run for run in list(self._runs)}
+        layout = self.sweep_layout
+        if not layout:
+            return show_videos(self.videos, columns=columns, width=width)
+        axes = layout["axes"]
+        videos: list[Video] = []
+        titles: list[str] = []
+        for key in layout.get("runs") or []:
+            run = runs.get(key) if key is not None else None
+            if run is None or run.video is None:
+                continue
+            params = run.video.job.params
+            values = [getattr(params, a["name"], None) for a in axes]
+            titles.append(
+                " · ".join(
+                    f"{a['label']} {_shortened_value(v)}" for a, v in zip(axes, values, strict=True)
+                )
+            )
+            videos.append(run.video)
+        first = len(axes[0]["values"]) if axes else None
+        return show_videos(videos, columns=columns or first, width=width, titles=titles)
 
     def to_html(self, path: str | os.PathLike[str]) -> Path:
         """Write the gallery as one page that plays in any browser, with no Python, and
@@ -293,6 +331,13 @@ async def _settle_all(
         if not batch.done():
             batch.set_exception(exc)
         raise
+
+
+def _shortened_value(value: Any) -> str:
+    """A swept value in a title: a prompt cut short, a float with its decimal point."""
+    if isinstance(value, str):
+        return value if len(value) <= 40 else value[:39] + "…"
+    return f"{value:.1f}" if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def _layout(plan: SweepPlan, runs: list[str]) -> dict[str, Any]:
