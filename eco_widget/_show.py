@@ -12,7 +12,8 @@ A page (what ``VideoGallery.to_html`` writes) holds the same embedded players, l
 as a gallery shows them — a sweep's tables with their headers, or a grid with titles —
 and one transport for all of them in plain JavaScript inlined in the page
 (``notebook/static/page.js``): play and pause all, one timeline, ±1 frame, loop, speed.
-A cell without a video says why (its status) instead.
+A cell without a video says why (its status) instead. A page of two videos compared
+shows them side by side or overlaid with a split to drag ("swipe"), as the widget does.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ _TITLE_PROMPT_CHARS = 40
 PAGE_NAME = "gallery.html"
 #: The script of a page's transport, inlined in every page.
 _PAGE_SCRIPT = Path(__file__).resolve().parent / "notebook" / "static" / "page.js"
+#: Where page.js's compare view begins: pages that compare nothing leave it out.
+_COMPARE_PART = "\n/*\n * The compare view:"
 #: The speeds a page's transport offers.
 _SPEEDS = (0.25, 0.5, 1, 2)
 
@@ -168,6 +171,7 @@ def page_html(
     heading: str | None = None,
     width: int = DEFAULT_WIDTH,
     columns: int | None = None,
+    compare: bool = False,
 ) -> str:
     """A standalone page (``<!DOCTYPE html>`` …) of ``cells``, with every video embedded
     and one transport for all of them.
@@ -178,12 +182,20 @@ def page_html(
     combination of further axes under a heading naming them; missing cells read "Not
     started". Headers read "Seed 2", "Guidance 5.0" (a prompt axis shows the prompt,
     shortened). Without ``axes``, ``cells`` are a grid of ``columns`` (one per cell, up
-    to 4) with each title under its cell. ``more`` follow as a grid. Every text is
-    escaped; the only script is the transport's, allowed by the page's
-    Content-Security-Policy by its hash.
+    to 4) with each title under its cell. ``more`` follow as a grid. With ``compare``,
+    the first two ``cells`` are compared (``axes`` and ``more`` are not used): their
+    titles, then their videos side by side or, at the press of "Swipe", overlaid with
+    the second one clipped right of a split that a handle moves (a slider from 0 to 100:
+    pointer drag, arrow keys); without scripts, side by side with their own controls.
+    Every text is escaped; the only script is the transport's (and the compare view's),
+    allowed by the page's Content-Security-Policy by its hash.
     """
     parts: list[str] = []
-    if axes:
+    if compare:
+        cells = (list(cells) + [PageCell(None, "", "Not started")] * 2)[:2]
+        axes, more = (), ()
+        parts.append(_compare_view(cells, width))
+    elif axes:
         parts.append(_sweep_tables(list(cells), list(axes), width))
         if more:
             parts.append("<h2>Other videos</h2>")
@@ -196,9 +208,11 @@ def page_html(
         heading = (
             "Sweep: " + " × ".join(str(axis.get("label") or axis.get("name")) for axis in axes)
             if axes
+            else "Two videos compared"
+            if compare
             else _plural(len(shown), "video")
         )
-    script = _page_script()
+    script = _page_script(compare=compare)
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
     policy = (
         "default-src 'none'; media-src data:; style-src 'unsafe-inline'; "
@@ -214,7 +228,8 @@ def page_html(
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{policy}">\n'
-        f"<title>{html.escape(heading)}</title>\n<style>{_PAGE_STYLE}</style>\n"
+        f"<title>{html.escape(heading)}</title>\n"
+        f"<style>{_PAGE_STYLE}{_COMPARE_STYLE if compare else ''}</style>\n"
         f"</head>\n<body>\n<h1>{html.escape(heading)}</h1>\n"
         f'<p class="eco-summary">{html.escape(summary)}</p>\n'
         f"{_transport() if players else ''}\n"
@@ -253,13 +268,43 @@ _PAGE_STYLE = (
     ".eco-title{font-size:.85rem;padding-top:2px;overflow-wrap:anywhere}"
     ":focus-visible{outline:2px solid #0969da;outline-offset:2px}"
 )
+#: A compare page's style besides: the stage is a grid of two columns of ``--eco-w``
+#: (side by side), or of one where both panes lie on each other (``data-view=swipe``).
+_COMPARE_STYLE = (
+    ".eco-compare-views{display:flex;gap:4px;margin:0 0 8px}"
+    ".eco-compare-views[hidden]{display:none}"
+    ".eco-compare-views button{font:inherit;padding:2px 10px}"
+    ".eco-compare-views [aria-pressed=true]{font-weight:600}"
+    ".eco-compare-titles,.eco-compare-stage{display:grid;gap:12px;"
+    "grid-template-columns:repeat(2,minmax(0,var(--eco-w)))}"
+    ".eco-compare-titles{margin:0 0 4px}"
+    ".eco-compare-stage{position:relative;width:max-content;max-width:100%;touch-action:pan-y}"
+    ".eco-compare-stage[data-view=swipe]{grid-template-columns:minmax(0,var(--eco-w));"
+    "cursor:ew-resize;user-select:none}"
+    ".eco-compare-stage[data-view=swipe]>.eco-compare-pane{grid-area:1/1}"
+    ".eco-compare-stage[data-view=swipe]>.eco-compare-pane--second:not(:has(video))"
+    "{visibility:hidden}"
+    ".eco-compare-pane{min-width:0}"
+    ".eco-compare-handle{position:absolute;top:0;bottom:0;z-index:1;width:24px;"
+    "margin-left:-12px;cursor:ew-resize;touch-action:none}"
+    ".eco-compare-handle[hidden]{display:none}"
+    ".eco-compare-handle::before{content:'';position:absolute;top:0;bottom:0;left:11px;"
+    "width:2px;background:#fff;box-shadow:0 0 0 1px rgba(0,0,0,.45)}"
+    ".eco-compare-handle::after{content:'';position:absolute;top:50%;left:2px;width:20px;"
+    "height:20px;margin-top:-10px;box-sizing:border-box;background:#fff;"
+    "border:2px solid #0969da;border-radius:50%}"
+)
 
 
-def _page_script() -> str:
+def _page_script(*, compare: bool = False) -> str:
     """page.js as a page inlines it: without its indentation, blank lines and whole-line
-    comments (it has no string that spans lines)."""
+    comments (it has no string that spans lines); without its compare view unless
+    ``compare``."""
+    source = _PAGE_SCRIPT.read_text(encoding="utf-8")
+    if not compare:
+        source = source[: source.index(_COMPARE_PART)]
     lines, in_comment = [], False
-    for line in _PAGE_SCRIPT.read_text(encoding="utf-8").splitlines():
+    for line in source.splitlines():
         text = line.strip()
         if in_comment or text.startswith("/*"):
             in_comment = "*/" not in text
@@ -311,6 +356,31 @@ def _page_player(cell: PageCell, width: int) -> str:
         f'width="{width}" style="{style}"{fps} title="{text}" aria-label="{text}">'
         f'<source src="data:video/mp4;base64,{source}" type="video/mp4">'
         "Your browser cannot play MP4 video.</video>"
+    )
+
+
+def _compare_view(cells: list[PageCell], width: int) -> str:
+    """Two cells compared: their titles, then their players side by side; the view's
+    buttons and the split's handle are hidden until page.js runs."""
+    titles = "".join(f'<div class="eco-title">{html.escape(cell.title)}</div>' for cell in cells)
+    panes = "".join(
+        f'<div class="eco-compare-pane eco-compare-pane--{name}">{_page_player(cell, width)}</div>'
+        for name, cell in zip(("first", "second"), cells, strict=True)
+    )
+    return (
+        '<section class="eco-compare" aria-label="Compare two videos" data-eco-compare '
+        f'style="--eco-w:{width}px">'
+        '<div class="eco-compare-views" role="group" aria-label="Compare view" '
+        'data-eco="views" hidden>'
+        '<button type="button" data-eco="side" aria-pressed="true">Side by side</button>'
+        '<button type="button" data-eco="swipe" aria-pressed="false">Swipe</button></div>'
+        f'<div class="eco-compare-titles">{titles}</div>'
+        f'<div class="eco-compare-stage" data-eco="stage" data-view="side">{panes}'
+        '<div class="eco-compare-handle" data-eco="split" role="slider" tabindex="0" '
+        'aria-label="Split" aria-orientation="horizontal" aria-valuemin="0" '
+        'aria-valuemax="100" aria-valuenow="50" '
+        'aria-valuetext="50 % of the first video shown" hidden></div>'
+        "</div></section>"
     )
 
 

@@ -1,7 +1,9 @@
 """``VideoGallery.to_html``: a gallery of real videos from the local server written as one
 standalone page — a sweep's tables with their headers, every video embedded byte for
 byte, escaped prompts, a failed cell's status, the transport's script allowed by its
-hash and nothing else, written atomically, and about 4/3 of the videos' size."""
+hash and nothing else, written atomically, and about 4/3 of the videos' size; and a
+comparison of two videos as a page that shows them side by side, or swiped with its
+script."""
 
 from __future__ import annotations
 
@@ -36,13 +38,15 @@ SIZE_FIXED = 10_240
 
 class Page(HTMLParser):
     """A page's elements in order (with attributes), its tables as rows of cells (each a
-    ``("th", text)`` or ``("td", [video bytes…], text)``), its scripts and its text."""
+    ``("th", text)`` or ``("td", [video bytes…], text)``), every video's bytes
+    (``sources``), its scripts and its text."""
 
     def __init__(self, text: str):
         super().__init__(convert_charrefs=True)
         self.elements: list[tuple[str, dict[str, str | None]]] = []
         self.rows: list[list[tuple]] = []
         self.scripts: list[str] = []
+        self.sources: list[bytes] = []
         self.text: list[str] = []
         self._cell: list | None = None
         self._in: str | None = None
@@ -56,10 +60,12 @@ class Page(HTMLParser):
             self.rows.append([])
         elif tag in ("th", "td"):
             self._cell = [tag, [], ""]
-        elif tag == "source" and self._cell is not None:
+        elif tag == "source":
             src = found.get("src") or ""
             assert src.startswith(DATA_URL), src[:40]
-            self._cell[1].append(base64.b64decode(src[len(DATA_URL) :], validate=True))
+            self.sources.append(base64.b64decode(src[len(DATA_URL) :], validate=True))
+            if self._cell is not None:
+                self._cell[1].append(self.sources[-1])
         elif tag in ("script", "style", "title", "video"):
             self._in = tag
             if tag == "script":
@@ -223,3 +229,60 @@ async def test_a_gallery_without_a_sweep_is_a_grid_with_titles(make_server, tmp_
     ]
     assert page.all("th") == []
     check_safe(page, text)
+
+
+async def test_a_comparison_is_a_page_of_both_videos_side_by_side_with_a_swipe_view(
+    make_server, tmp_path
+):
+    server = make_server(max_active_per_key=5)
+    g = gallery(server, num_frames=2)
+    result = await within(g.sweep(["a koi pond", f"{HOSTILE} a pier"]).result(), 60, "two")
+    c = gallery(server)
+    c.compare(result[0], result[1])
+    await within(c.result(), 60, "the comparison")
+
+    text = c.to_html(tmp_path / "compare.html").read_text(encoding="utf-8")
+    page = Page(text)
+
+    assert page.sources == [result[0].data, result[1].data]
+    assert page.all("table") == []
+    players = page.all("video")
+    # Without scripts: both players, each with its own controls, side by side.
+    assert [("controls" in v, "muted" in v, v["title"]) for v in players] == [
+        (True, True, default_title(result[0])),
+        (True, True, default_title(result[1])),
+    ]
+    panes = [a["class"] for a in page.all("div") if "eco-compare-pane" in (a.get("class") or "")]
+    assert panes == [
+        "eco-compare-pane eco-compare-pane--first",
+        "eco-compare-pane eco-compare-pane--second",
+    ]
+    (stage,) = [a for a in page.all("div") if a.get("data-eco") == "stage"]
+    assert stage["data-view"] == "side"
+    assert default_title(result[0]) in page.text and default_title(result[1]) in page.text
+    # The view's buttons and the split's handle, hidden until the script runs.
+    (views,) = [a for a in page.all("div") if a.get("role") == "group"]
+    assert views.get("aria-label") == "Compare view" and "hidden" in views
+    buttons = [(a.get("data-eco"), a.get("aria-pressed")) for a in page.all("button")]
+    assert buttons == [
+        ("play", None), ("back", None), ("forward", None), ("loop", "true"),
+        ("side", "true"), ("swipe", "false"),
+    ]  # fmt: skip
+    assert "Side by side" in page.text and "Swipe" in page.text
+    (handle,) = [a for a in page.all("div") if a.get("role") == "slider"]
+    assert {name: handle.get(name) for name in (
+        "aria-label", "aria-valuemin", "aria-valuemax", "aria-valuenow", "tabindex"
+    )} == {
+        "aria-label": "Split", "aria-valuemin": "0", "aria-valuemax": "100",
+        "aria-valuenow": "50", "tabindex": "0",
+    }  # fmt: skip
+    assert "hidden" in handle
+    # The one transport for both, and the compare view in the one script.
+    assert [a.get("aria-label") for a in page.all("input")] == ["Time"]
+    assert "inset(0 0 0 " in page.scripts[0] and "[data-eco-compare]" in page.scripts[0]
+    check_safe(page, text)
+
+    # A sweep's page leaves the compare view out of its script.
+    sweep = Page(g.to_html(tmp_path / "sweep.html").read_text(encoding="utf-8"))
+    assert "[data-eco-transport]" in sweep.scripts[0]
+    assert "[data-eco-compare]" not in sweep.scripts[0]

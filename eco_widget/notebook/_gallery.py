@@ -202,8 +202,10 @@ class VideoGallery(VideoWidget):
         laid out as here — a sweep's tables with their headers ("Seed 2", "Guidance
         5.0"), or a grid with each video's prompt and seed — under one transport in plain
         JavaScript: play and pause all, one timeline, ±1 frame, loop, speed. A card
-        without a video shows its status instead ("Failed — …", "Processing"). Written
-        atomically: the file is complete or left as it was."""
+        without a video shows its status instead ("Failed — …", "Processing"). After
+        :meth:`compare`, the page compares the two videos as here: side by side, or
+        overlaid with a split to drag ("Swipe"). Written atomically: the file is
+        complete or left as it was."""
         runs = {run.key: run for run in list(self._runs)}
 
         def cell(run: Run | None) -> PageCell:
@@ -218,6 +220,9 @@ class VideoGallery(VideoWidget):
             title = title_of(state["prompt"], state["seed"]) or str(state["job_id"] or "")
             return PageCell(None, title, " — ".join(words))
 
+        if self.mode == "compare":  # the two oldest runs, first one first, as the view shows
+            pair = [cell(run) for run in list(runs.values())[:2]]
+            return write_page(path, page_html(pair, compare=True))
         layout = self.sweep_layout
         if not layout:
             return write_page(path, page_html([cell(run) for run in runs.values()]))

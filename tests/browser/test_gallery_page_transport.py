@@ -1,7 +1,9 @@
 """The page ``VideoGallery.to_html`` writes, opened in Chromium from its file once the
 sandbox server and the client are closed: its transport plays, pauses, scrubs, steps,
 loops and changes the speed of all four videos of a 2×2 sweep together, from the
-keyboard too, and the page asks for nothing over the network.
+keyboard too, and the page asks for nothing over the network. The page of a comparison of
+two of those videos switches between side by side and swipe, whose split follows a
+pointer drag and the arrow keys, and plays both under the same transport.
 
 Chromium runs with its default autoplay policy here (the other browser tests allow
 autoplay outright); the page's videos are muted, as that policy asks of videos that
@@ -11,7 +13,9 @@ play together.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +31,13 @@ FPS = 8
 FRAMES = 17  # 2.125 s: long enough to scrub
 FRAME = 1 / FPS
 VIDEOS = "[...document.querySelectorAll('video')]"
-READY = f"() => {VIDEOS}.length === 4 && {VIDEOS}.every((v) => v.readyState >= 2)"
 SETTLED = f"() => {VIDEOS}.every((v) => !v.seeking)"
 
 
 @pytest.fixture(scope="module")
-def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2×2 sweep's page, written by a gallery whose client and server are then closed."""
+def page_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A 2×2 sweep's page and the page of a comparison of two of its videos, written by
+    galleries whose client and server are then closed."""
     from eco_widget.server import ServerConfig, ThreadedServer
 
     folder = tmp_path_factory.mktemp("gallery-page")
@@ -48,16 +52,20 @@ def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     server.start()
 
-    async def make() -> Path:
+    async def make() -> tuple[Path, Path]:
         client = AsyncClient(api_key=KEY, base_url=server.url, poll_policy=FAST_POLL)
         gallery = VideoGallery(client=client, num_frames=FRAMES, fps=FPS)
+        compared = VideoGallery(client=client)
         try:
             gallery.sweep("a koi pond", seed=[1, 2], guidance_scale=[3.0, 5.0])
             result = await asyncio.wait_for(gallery.result(), 60)
             assert result.ok
-            return gallery.to_html(folder / "sweep.html")
+            compared.compare(result[0], result[1])
+            assert (await asyncio.wait_for(compared.result(), 60)).ok
+            return gallery.to_html(folder / "sweep.html"), compared.to_html(folder / "compare.html")
         finally:
             gallery.close()
+            compared.close()
             await client.aclose()
 
     try:
@@ -67,7 +75,17 @@ def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def chromium(page_file: Path) -> Iterator[Any]:
+def page_file(page_files: tuple[Path, Path]) -> Path:
+    return page_files[0]
+
+
+@pytest.fixture(scope="module")
+def compare_file(page_files: tuple[Path, Path]) -> Path:
+    return page_files[1]
+
+
+@pytest.fixture(scope="module")
+def chromium(page_files: tuple[Path, Path]) -> Iterator[Any]:
     """Debian's Chromium with its default autoplay policy, started once the page is
     written (Playwright's sync API marks an event loop as running in this thread)."""
     missing = chromium_missing_message()
@@ -82,10 +100,11 @@ def chromium(page_file: Path) -> Iterator[Any]:
         browser.close()
 
 
-@pytest.fixture
-def page(chromium: Any, page_file: Path) -> Iterator[Any]:
-    """The page, opened from its file with its four videos loaded. The test fails on any
-    page or console error and on any request other than the file itself."""
+@contextmanager
+def opened(chromium: Any, file: Path, count: int) -> Iterator[Any]:
+    """The page of ``file``, opened with its ``count`` videos loaded. Fails on any page or
+    console error (a script the page's policy blocks is one) and on any request other
+    than the file itself."""
     context = chromium.new_context(viewport={"width": 1200, "height": 900})
     context.set_default_timeout(30_000)
     page = context.new_page()
@@ -94,12 +113,20 @@ def page(chromium: Any, page_file: Path) -> Iterator[Any]:
     page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("request", lambda request: requests.append(request.url))
-    page.goto(page_file.as_uri())
-    page.wait_for_function(READY)
+    page.goto(file.as_uri())
+    ready = f"() => {VIDEOS}.length === {count} && {VIDEOS}.every((v) => v.readyState >= 2)"
+    page.wait_for_function(ready)
     yield page
     context.close()
     assert errors == []
-    assert [url for url in requests if not url.startswith("data:")] == [page_file.as_uri()]
+    assert [url for url in requests if not url.startswith("data:")] == [file.as_uri()]
+
+
+@pytest.fixture
+def page(chromium: Any, page_file: Path) -> Iterator[Any]:
+    """The sweep's page, opened from its file with its four videos loaded."""
+    with opened(chromium, page_file, 4) as page:
+        yield page
 
 
 def times(page: Any) -> list[float]:
@@ -192,3 +219,92 @@ def test_without_loop_every_video_stops_at_its_end_and_the_transport_pauses(page
     page.wait_for_function(f"() => {VIDEOS}.every((v) => v.ended)")
     button(page, "Play all").wait_for()  # the transport shows paused once all have ended
     assert page.evaluate(f"() => {VIDEOS}.every((v) => v.paused)")
+
+
+def test_a_comparison_swipes_with_a_split_that_follows_the_pointer_and_the_keys(
+    chromium, compare_file
+):
+    with opened(chromium, compare_file, 2) as page:
+        first, second = page.locator("video").all()
+        side, swipe = button(page, "Side by side"), button(page, "Swipe")
+        handle = page.get_by_role("slider", name="Split")
+        assert side.get_attribute("aria-pressed") == "true"
+        assert swipe.get_attribute("aria-pressed") == "false"
+        assert not handle.is_visible()
+        a, b = first.bounding_box(), second.bounding_box()
+        assert a["y"] == b["y"] and b["x"] >= a["x"] + a["width"]  # side by side
+
+        swipe.click()
+        assert swipe.get_attribute("aria-pressed") == "true"
+        assert side.get_attribute("aria-pressed") == "false"
+        a, b = first.bounding_box(), second.bounding_box()
+        assert (a["x"], a["y"], a["width"], a["height"]) == (
+            b["x"],
+            b["y"],
+            b["width"],
+            b["height"],
+        )
+        assert handle.get_attribute("aria-valuenow") == "50"
+
+        # Drag the handle to a quarter of the videos' width.
+        grip = handle.bounding_box()
+        page.mouse.move(grip["x"] + grip["width"] / 2, grip["y"] + grip["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(a["x"] + a["width"] * 0.25, a["y"] + a["height"] / 2, steps=5)
+        page.mouse.up()
+        assert handle.get_attribute("aria-valuenow") == "25"
+        assert inset(page) == pytest.approx(25, abs=0.5)
+        assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == "Split"
+
+        # Keys: ±1, Shift ±10, Home and End.
+        page.keyboard.press("ArrowRight")
+        assert handle.get_attribute("aria-valuenow") == "26"
+        page.keyboard.press("ArrowLeft")
+        page.keyboard.press("ArrowLeft")
+        assert handle.get_attribute("aria-valuenow") == "24"
+        assert inset(page) == pytest.approx(24, abs=0.5)
+        page.keyboard.press("Shift+ArrowRight")
+        assert handle.get_attribute("aria-valuenow") == "34"
+        page.keyboard.press("End")
+        assert handle.get_attribute("aria-valuenow") == "100"
+        page.keyboard.press("Home")
+        assert handle.get_attribute("aria-valuenow") == "0"
+        assert inset(page) == 0
+
+        side.click()
+        assert not handle.is_visible()
+        assert page.evaluate("() => document.querySelectorAll('video')[1].style.clipPath") == ""
+        a, b = first.bounding_box(), second.bounding_box()
+        assert a["y"] == b["y"] and b["x"] >= a["x"] + a["width"]
+
+        button(page, "Play all").click()
+        page.wait_for_function(f"() => {VIDEOS}.every((v) => !v.paused && v.currentTime > 0.2)")
+        button(page, "Pause all").click()
+        page.wait_for_function(f"() => {VIDEOS}.every((v) => v.paused)")
+        at = times(page)
+        assert max(at) - min(at) < FRAME, at
+
+
+def test_a_comparison_without_scripts_shows_both_videos_with_their_controls(chromium, compare_file):
+    context = chromium.new_context(
+        java_script_enabled=False, viewport={"width": 1200, "height": 900}
+    )
+    try:
+        page = context.new_page()
+        page.goto(compare_file.as_uri())
+        first, second = page.locator("video").all()
+        assert [v.get_attribute("controls") for v in (first, second)] == ["", ""]
+        a, b = first.bounding_box(), second.bounding_box()
+        assert a["y"] == b["y"] and b["x"] >= a["x"] + a["width"]
+        assert page.get_by_role("slider", name="Split", include_hidden=True).count() == 1
+        assert not page.get_by_role("button", name="Swipe", include_hidden=True).is_visible()
+    finally:
+        context.close()
+
+
+def inset(page: Any) -> float:
+    """The left inset of the second video's clip-path, in percent."""
+    clip = page.evaluate("() => document.querySelectorAll('video')[1].style.clipPath")
+    match = re.fullmatch(r"inset\(0(?:px)? 0(?:px)? 0(?:px)? ([\d.]+)%\)", clip)
+    assert match, clip
+    return float(match[1])

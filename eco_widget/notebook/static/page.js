@@ -11,6 +11,9 @@
  * put back. Space plays or pauses from the timeline; arrow keys on it step by frames,
  * Home and End go to the start and the end. The videos are muted (so that a browser
  * lets them play together) and lose their own controls while the transport runs.
+ *
+ * A page of two videos compared (VideoGallery.compare) has a second part, below: the
+ * compare view. Other pages leave that part out of their script.
  */
 (() => {
   "use strict";
@@ -227,4 +230,89 @@
   }
   bar.hidden = false;
   render();
+})();
+
+/*
+ * The compare view: the two videos "Side by side", or overlaid ("Swipe") with the second
+ * one clipped (`clip-path: inset(0 0 0 X%)`) right of a split. The split's handle is a
+ * slider from 0 to 100: a pointer drags it (anywhere on the videos), arrow keys move it
+ * by 1, Shift with an arrow or Page Up/Down by 10, Home and End to the edges. Without
+ * scripts the page shows the two videos side by side, each with its own controls.
+ */
+(() => {
+  "use strict";
+
+  const root = document.querySelector("[data-eco-compare]");
+  if (!root) return;
+  const part = (name) => root.querySelector(`[data-eco="${name}"]`);
+  const views = part("views");
+  const sideButton = part("side");
+  const swipeButton = part("swipe");
+  const stage = part("stage");
+  const handle = part("split");
+  let swipe = false;
+  let split = 0.5; // the split's place, as a fraction of the stage's width
+  let dragging = null; // the pointer id while dragging the split
+
+  function applySplit() {
+    const percent = String(Number((split * 100).toFixed(2)));
+    const value = Math.round(split * 100);
+    handle.style.left = `${percent}%`;
+    handle.setAttribute("aria-valuenow", String(value));
+    handle.setAttribute("aria-valuetext", `${value} % of the first video shown`);
+    const second = stage.querySelector(".eco-compare-pane--second video");
+    if (second) second.style.clipPath = swipe ? `inset(0 0 0 ${percent}%)` : "";
+  }
+
+  function setSplit(fraction) {
+    split = Math.min(1, Math.max(0, fraction));
+    applySplit();
+  }
+
+  function setSwipe(on) {
+    swipe = on;
+    stage.dataset.view = on ? "swipe" : "side";
+    sideButton.setAttribute("aria-pressed", String(!on));
+    swipeButton.setAttribute("aria-pressed", String(on));
+    handle.hidden = !on;
+    applySplit();
+  }
+
+  sideButton.addEventListener("click", () => setSwipe(false));
+  swipeButton.addEventListener("click", () => setSwipe(true));
+  const splitAt = (event) => {
+    const box = stage.getBoundingClientRect();
+    if (box.width > 0) setSplit((event.clientX - box.left) / box.width);
+  };
+  stage.addEventListener("pointerdown", (event) => {
+    if (!swipe || event.button !== 0) return;
+    dragging = event.pointerId;
+    stage.setPointerCapture?.(event.pointerId);
+    splitAt(event);
+    handle.focus({ preventScroll: true });
+    event.preventDefault();
+  });
+  stage.addEventListener("pointermove", (event) => {
+    if (event.pointerId === dragging) splitAt(event);
+  });
+  const endDrag = (event) => {
+    if (event.pointerId !== dragging) return;
+    dragging = null;
+    if (stage.hasPointerCapture?.(event.pointerId)) stage.releasePointerCapture(event.pointerId);
+  };
+  stage.addEventListener("pointerup", endDrag);
+  stage.addEventListener("pointercancel", endDrag);
+  handle.addEventListener("keydown", (event) => {
+    const step = event.shiftKey ? 0.1 : 0.01;
+    const moves = {
+      ArrowLeft: -step, ArrowDown: -step, ArrowRight: step, ArrowUp: step, PageDown: -0.1, PageUp: 0.1,
+      Home: -split, End: 1 - split,
+    };
+    if (!Object.hasOwn(moves, event.key)) return;
+    event.preventDefault();
+    setSplit(Math.round((split + moves[event.key]) * 1000) / 1000);
+  });
+
+  setSwipe(false);
+  views.hidden = false;
 })();
