@@ -29,17 +29,10 @@ import traitlets
 from .._async_client import AsyncClient
 from .._batch import BatchItem, BatchPlan, BatchResult
 from .._exceptions import EcoVideoError, InvalidParameterError
+from .._page import PageCell, page_html, value_name, write_page
 from .._progress import Phase
 from .._shell import DEFAULT_TIMEOUT
-from .._show import (
-    PageCell,
-    VideoGrid,
-    default_title,
-    page_html,
-    show_videos,
-    title_of,
-    write_page,
-)
+from .._show import VideoGrid, default_title, show_videos, title_of
 from .._slots import MAX_ACTIVE_JOBS
 from .._sweep import DEFAULT_MAX_VIDEOS, SweepPlan, SweepResult
 from .._video import Video
@@ -185,11 +178,8 @@ class VideoGallery(VideoWidget):
                 continue
             params = run.video.job.params
             values = [getattr(params, a["name"], None) for a in axes]
-            titles.append(
-                " · ".join(
-                    f"{a['label']} {_shortened_value(v)}" for a, v in zip(axes, values, strict=True)
-                )
-            )
+            names = (value_name(a, v)[0] for a, v in zip(axes, values, strict=True))
+            titles.append(" · ".join(names))
             videos.append(run.video)
         first = len(axes[0]["values"]) if axes else None
         return show_videos(videos, columns=columns or first, width=width, titles=titles)
@@ -336,13 +326,6 @@ async def _settle_all(
         if not batch.done():
             batch.set_exception(exc)
         raise
-
-
-def _shortened_value(value: Any) -> str:
-    """A swept value in a title: a prompt cut short, a float with its decimal point."""
-    if isinstance(value, str):
-        return value if len(value) <= 40 else value[:39] + "…"
-    return f"{value:.1f}" if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def _layout(plan: SweepPlan, runs: list[str]) -> dict[str, Any]:
