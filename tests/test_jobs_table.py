@@ -294,15 +294,7 @@ def test_posters_are_decoded_only_when_the_table_is_shown(make_server, home: Pat
         "print(sorted(media & set(sys.modules)))\n"
         "print(table._repr_html_().count('<img '), sorted(media & set(sys.modules)))\n"
     )
-    env = {**os.environ, "ECOHASH_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    result = run_python(code, home)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["[]", "1 ['PIL', 'av', 'eco_widget._media', 'numpy']"]
 
@@ -396,6 +388,19 @@ def test_a_damaged_journal_raises_and_is_left_as_it_is(home: Path):
     assert sorted(p.name for p in home.iterdir()) == ["journal.sqlite3"]
 
 
+def run_python(code: str, home: Path) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter whose data folder is ``home``."""
+    env = {**os.environ, "ECOHASH_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
 def test_the_table_keeps_the_import_light(tmp_path: Path):
     """Listing jobs loads neither httpx nor IPython."""
     code = (
@@ -405,15 +410,7 @@ def test_the_table_keeps_the_import_light(tmp_path: Path):
         "print(sorted({'httpx', 'IPython', 'anywidget', 'numpy'} & "
         "{m.split('.')[0] for m in sys.modules}))\n"
     )
-    env = {**os.environ, "ECOHASH_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    result = run_python(code, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
